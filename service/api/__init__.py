@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routes, thin: they parse, call `service.scoring`, and shape the response."""

@@ -1,0 +1,82 @@
+"""Calls and ads: both detectors on one item, and one combined risk with its reasons."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+
+from service.api.audio_input import RawEncoding, decode, decode_base64
+from service.api.deps import Caller, Models, SettingsDep
+from service.api.problems import PROBLEM_RESPONSES
+from service.api.text import check_text_length
+from service.risk import combine
+from service.schemas import AdRequest, AdResult, CallResult, TextResult
+from service.scoring import score_text, score_voice
+
+router = APIRouter(tags=["combined"])
+
+
+def _elapsed_ms(started: float) -> float:
+    return round(1000 * (time.perf_counter() - started), 3)
+
+
+@router.post(
+    "/v1/calls/score",
+    response_model=CallResult,
+    responses=PROBLEM_RESPONSES,
+    summary="Score a call: the voice, the transcript if given, and one combined risk",
+)
+async def score_call(
+    request: Request,
+    caller: Caller,
+    models: Models,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="the call audio, any accepted format")],
+    transcript: Annotated[str | None, Form(description="what was said, from your speech recogniser")] = None,
+    lang: Annotated[str | None, Form(max_length=16)] = None,
+    encoding: Annotated[RawEncoding | None, Query()] = None,
+    sample_rate: Annotated[int | None, Query(ge=4000, le=192_000)] = None,
+) -> CallResult:
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.request_timeout_s
+    if transcript:
+        check_text_length(transcript, settings, "transcript")
+    audio = await decode(await file.read(), file.content_type, settings, encoding=encoding, sample_rate=sample_rate)
+    voice_task = score_voice(models.voice, audio, deadline=deadline)
+    if transcript and transcript.strip():
+        voice, text = await asyncio.gather(
+            voice_task, score_text(models.text, transcript, lang=lang, deadline=deadline)
+        )
+    else:
+        voice, text = await voice_task, None
+    risk = combine(voice, text)
+    request.state.score = risk.score
+    return CallResult(voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started))
+
+
+@router.post(
+    "/v1/ads/score",
+    response_model=AdResult,
+    responses=PROBLEM_RESPONSES,
+    summary="Score an ad: its copy, its soundtrack if given, and its landing URL",
+)
+async def score_ad(body: AdRequest, request: Request, caller: Caller, models: Models, settings: SettingsDep) -> AdResult:
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.request_timeout_s
+    check_text_length(body.text, settings)
+    voice = None
+    text: TextResult
+    if body.audio_base64:
+        audio = await decode(decode_base64(body.audio_base64, "audio_base64"), None, settings)
+        voice, text = await asyncio.gather(
+            score_voice(models.voice, audio, deadline=deadline),
+            score_text(models.text, body.text, lang=None, deadline=deadline),
+        )
+    else:
+        text = await score_text(models.text, body.text, lang=None, deadline=deadline)
+    risk = combine(voice, text, body.landing_url)
+    request.state.score = risk.score
+    return AdResult(id=body.id, voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started))

@@ -1,0 +1,88 @@
+"""Outermost ASGI layer: request ids, the body-size pre-check, per-route metrics and one access-log line.
+
+Written as plain ASGI (not BaseHTTPMiddleware) so streaming bodies and WebSockets pass through untouched.
+Logs carry sizes, status and timings, never content.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.problems import problem_response
+from service.metrics import Metrics
+
+log = logging.getLogger("nepcheck.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # An HTTPException passes FastAPI's body parsing untouched and reaches the problem handler.
+                    raise HTTPException(413, f"request body over the limit of {self.max_body_bytes} bytes")
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        if scope["type"] == "http" and _declared_length(headers) > self.max_body_bytes:
+            # Refuse before reading a byte: the body may be gigabytes.
+            response = problem_response(
+                413, "payload_too_large", f"request body over the limit of {self.max_body_bytes} bytes",
+                request_id=request_id,
+            )
+            await response(scope, receive, send_with_id)
+        else:
+            await self.app(scope, counting_receive, send_with_id)
+        if scope["type"] != "http":
+            return
+        route = scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(path, scope["method"], str(status)).inc()
+        self.metrics.latency.labels(path).observe(elapsed)
+        state = scope.get("state", {})
+        log.info(
+            "request_id=%s key_id=%s method=%s route=%s status=%d bytes_in=%d ms=%.1f%s",
+            request_id, state.get("key_id", "-"), scope["method"], path, status, received, elapsed * 1000,
+            f" score={state['score']:.4f}" if "score" in state else "",
+        )
+
+
+def _declared_length(headers: Headers) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:
+        return 0

@@ -1,0 +1,162 @@
+"""WS /v1/voice/stream: score a live call window by window as its audio arrives.
+
+Protocol (JSON text messages, binary audio frames):
+1. client -> {"event": "start", "encoding": "mulaw"|"alaw"|"pcm_s16le", "sample_rate": 8000, "call_id": "..."}
+2. server -> {"event": "started", "call_id", "model", "window_s", "hop_s"}
+3. client -> binary frames of raw audio, any size (telephony media streams send 20 ms)
+4. server -> {"event": "score", "call_id", "index", "start_s", "end_s", "score", "llr", "verdict"} per window
+5. client -> {"event": "stop"}; server -> {"event": "summary", ...} and closes normally.
+Errors: {"event": "error", "problem": {problem+json}} and the socket closes (1008 policy, 1011 server side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.api.deps import AppState
+from service.api.problems import problem
+from service.auth import presented_key
+from service.calibration import llr_to_probability, logits_to_llr, verdict
+from service.errors import InvalidInput, NepcheckError, Overloaded
+from service.models import VoiceModel
+from service.stream import StreamWindows
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["voice"])
+
+IDLE_TIMEOUT_S = 30.0
+
+
+class StartMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: Literal["start"]
+    encoding: Literal["pcm_s16le", "mulaw", "alaw"] = "mulaw"
+    sample_rate: int = Field(8000, ge=4000, le=48_000)
+    call_id: str | None = Field(None, max_length=128)
+
+
+async def _fail(websocket: WebSocket, exc: NepcheckError, request_id: str | None) -> None:
+    body = problem(exc.status, exc.code, exc.detail, request_id=request_id, title=exc.title)
+    try:
+        await websocket.send_json({"event": "error", "problem": body})
+        await websocket.close(code=1011 if exc.status >= 500 else 1008, reason=exc.code)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    try:
+        return await asyncio.wait_for(websocket.receive(), IDLE_TIMEOUT_S)
+    except TimeoutError:
+        raise InvalidInput(f"no message for {IDLE_TIMEOUT_S:.0f} s", code="stream_idle") from None
+
+
+def _parse_start(message: dict[str, Any]) -> StartMessage:
+    if message.get("text") is None:
+        raise InvalidInput("the first message must be a JSON start message", code="invalid_message")
+    try:
+        return StartMessage.model_validate_json(message["text"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"start message: {where}: {first['msg']}", code="invalid_message") from None
+
+
+async def _score_window(model: VoiceModel, window: np.ndarray, deadline_s: float) -> float:
+    logits = await model.infer([window], deadline=time.monotonic() + deadline_s)
+    return float(logits_to_llr(logits, model.card.calibration)[0])
+
+
+@router.websocket("/v1/voice/stream")
+async def voice_stream(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.nepcheck
+    request_id = websocket.scope.get("state", {}).get("request_id")
+    await websocket.accept()
+    try:
+        key = state.auth.authenticate(
+            presented_key(websocket.headers.get("authorization"), websocket.headers.get("x-api-key"))
+        )
+        state.limiter.check(key.id)
+        if state.holder is None or not state.ready:
+            raise Overloaded("models are still loading; retry shortly", code="not_ready")
+        async with state.holder.lease() as models:
+            state.metrics.streams.inc()
+            try:
+                await _serve_stream(websocket, state, models.voice, key.id, request_id)
+            finally:
+                state.metrics.streams.dec()
+    except WebSocketDisconnect:
+        log.info("request_id=%s stream closed by the client", request_id)
+    except NepcheckError as exc:
+        await _fail(websocket, exc, request_id)
+
+
+async def _serve_stream(
+    websocket: WebSocket, state: AppState, model: VoiceModel, key_id: str, request_id: str | None
+) -> None:
+    settings = state.settings
+    start = _parse_start(await _receive(websocket))
+    spec = model.spec
+    rate = spec.sample_rate
+    windows = StreamWindows(
+        encoding=start.encoding, source_rate=start.sample_rate, model_rate=rate, window=spec.window_samples,
+        hop=max(1, round(settings.stream_hop_s * rate)), min_samples=max(1, round(spec.min_duration_s * rate)),
+    )
+    await websocket.send_json({
+        "event": "started", "call_id": start.call_id, "model": model.ident,
+        "window_s": spec.window_s, "hop_s": settings.stream_hop_s,
+    })
+    llrs: list[float] = []
+
+    async def emit(completed: list[tuple[int, np.ndarray]]) -> None:
+        for offset, window in completed:
+            llr = await _score_window(model, window, settings.request_timeout_s)
+            llrs.append(llr)
+            await websocket.send_json({
+                "event": "score", "call_id": start.call_id, "index": len(llrs) - 1,
+                "start_s": round(offset / rate, 4), "end_s": round((offset + spec.window_samples) / rate, 4),
+                "score": float(llr_to_probability(llr)), "llr": llr, "verdict": verdict(llr, model.card),
+            })
+
+    while True:
+        message = await _receive(websocket)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        if message.get("bytes") is not None:
+            await emit(windows.push(message["bytes"]))
+            if windows.duration_s > settings.max_stream_s:
+                raise InvalidInput(f"stream longer than {settings.max_stream_s:.0f} s", code="stream_too_long")
+            continue
+        try:
+            event = json.loads(message.get("text") or "").get("event")
+        except (json.JSONDecodeError, AttributeError):
+            event = None
+        if event != "stop":
+            raise InvalidInput("expected binary audio frames or {\"event\": \"stop\"}", code="invalid_message")
+        await emit(windows.finish())
+        break
+
+    aggregate = float(np.mean(llrs)) if llrs else None
+    summary = {
+        "event": "summary", "call_id": start.call_id, "duration_s": round(windows.duration_s, 4),
+        "windows": len(llrs), "model": model.ident,
+        "llr": aggregate,
+        "score": float(llr_to_probability(aggregate)) if aggregate is not None else None,
+        "verdict": verdict(aggregate, model.card) if aggregate is not None else None,
+        "max_window_score": float(llr_to_probability(max(llrs))) if llrs else None,
+    }
+    if not llrs:
+        summary["detail"] = f"the stream was shorter than the {spec.min_duration_s:g} s the model needs"
+    await websocket.send_json(summary)
+    await websocket.close(code=1000)
+    log.info("request_id=%s key_id=%s stream windows=%d duration_s=%.1f score=%s", request_id, key_id,
+             len(llrs), windows.duration_s, summary["score"])

@@ -1,0 +1,30 @@
+"""Audio in: decoding untrusted uploads, G.711/PCM codecs and resampling.
+
+Shared by the service and training so that both see exactly the same samples.
+"""
+
+from service.audio.codecs import (
+    alaw_decode,
+    alaw_encode,
+    mulaw_decode,
+    mulaw_encode,
+    pcm16_decode,
+    pcm16_encode,
+)
+from service.audio.decode import ACCEPTED_CONTENT_TYPES, RAW_ENCODINGS, DecodedAudio, decode_audio
+from service.audio.resample import StreamResampler, resample
+
+__all__ = [
+    "ACCEPTED_CONTENT_TYPES",
+    "RAW_ENCODINGS",
+    "DecodedAudio",
+    "StreamResampler",
+    "alaw_decode",
+    "alaw_encode",
+    "decode_audio",
+    "mulaw_decode",
+    "mulaw_encode",
+    "pcm16_decode",
+    "pcm16_encode",
+    "resample",
+]

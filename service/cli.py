@@ -1,0 +1,159 @@
+"""The `nepcheck` command. Groups import their heavy dependencies only when run, so `nepcheck serve` never
+loads torch and `--help` is instant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from service.errors import ModelError, NepcheckError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"nepcheck: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings(**overrides: Any) -> Any:
+    from service.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        _fail(f"invalid setting {('NEPCHECK_' + where.upper()) if where else ''}: {first['msg']}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nepcheck")
+def main() -> None:
+    """nepcheck: detect synthetic voices in calls and scam texts in ads and messages."""
+
+
+@main.command()
+@click.option("--host", default=None, help="bind address (NEPCHECK_HOST, default 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (NEPCHECK_PORT, default 8000)")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the HTTP/WebSocket API on the models in NEPCHECK_MODELS_DIR."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.metrics import Metrics
+    from service.models import ModelSet
+
+    settings = _settings(host=host, port=port)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    metrics = Metrics()
+    try:
+        models = ModelSet.load(settings, metrics)
+        app = create_app(settings, models=models, metrics=metrics)
+    except (ModelError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+        ws_max_size=1 << 20, timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
+    )
+
+
+@main.group()
+def score() -> None:
+    """Score files or texts locally, without a server; prints one JSON object per input."""
+
+
+def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
+    from service.models import load_text, load_voice
+
+    settings = _settings(auth_disabled=True)
+    try:
+        model = load_voice(settings) if task == "voice" else load_text(settings)
+    except ModelError as exc:
+        _fail(str(exc))
+
+    async def run() -> int:
+        model.batcher.start()
+        failures = 0
+        try:
+            for item in inputs:
+                try:
+                    result = await scorer(model, item, settings)
+                    record = {"input": str(item) if task == "voice" else None, **result.model_dump()}
+                except (NepcheckError, OSError) as exc:
+                    failures += 1
+                    code = getattr(exc, "code", "io_error")
+                    record = {"input": str(item) if task == "voice" else None, "error": {"code": code,
+                                                                                          "detail": str(exc)}}
+                if task == "text":
+                    record.pop("input")
+                click.echo(json.dumps(record, ensure_ascii=False))
+        finally:
+            await model.batcher.close()
+        return failures
+
+    sys.exit(1 if asyncio.run(run()) else 0)
+
+
+@score.command("voice")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--encoding", type=click.Choice(["pcm_s16le", "mulaw", "alaw"]), help="headerless input")
+@click.option("--sample-rate", type=int, help="rate of headerless input")
+def score_voice_files(files: tuple[Path, ...], encoding: str | None, sample_rate: int | None) -> None:
+    """Score audio FILES for synthetic or cloned speech."""
+    from service.audio import decode_audio
+    from service.scoring import score_voice
+
+    async def scorer(model: Any, path: Path, settings: Any) -> Any:
+        audio = decode_audio(path.read_bytes(), encoding=encoding, sample_rate=sample_rate,
+                             max_duration_s=settings.max_audio_s)
+        return await score_voice(model, audio, deadline=time.monotonic() + 600)
+
+    _run_local("voice", list(files), scorer)
+
+
+@score.command("text")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--lang", default=None, help="language hint, echoed back")
+def score_texts(texts: tuple[str, ...], lang: str | None) -> None:
+    """Score TEXTS for investment and bank-helpdesk scams ('-' reads one text from stdin)."""
+    from service.scoring import score_text
+
+    items = [sys.stdin.read() if t == "-" else t for t in texts]
+
+    async def scorer(model: Any, text: str, settings: Any) -> Any:
+        return await score_text(model, text, lang=lang, deadline=time.monotonic() + 600)
+
+    _run_local("text", items, scorer)
+
+
+@main.group()
+def keys() -> None:
+    """API keys: the service stores only their sha256."""
+
+
+@keys.command("new")
+@click.argument("key_id")
+@click.option("--admin", is_flag=True, help="allow model reloads with this key")
+def keys_new(key_id: str, admin: bool) -> None:
+    """Print a new key for KEY_ID (give it to the client) and the line for the keys file (keep it)."""
+    from service.auth import hash_key, new_key, parse_entries
+
+    key = new_key()
+    line = f"{key_id}:{hash_key(key)}" + (":admin" if admin else "")
+    try:
+        parse_entries([line], "key id")
+    except ValueError:
+        _fail("KEY_ID may hold letters, digits, '_', '.', '-' (at most 64)")
+    click.echo(f"key (give to the client, shown once): {key}")
+    click.echo(f"keys file line: {line}")
+
+
+if __name__ == "__main__":
+    main()

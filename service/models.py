@@ -1,0 +1,198 @@
+"""Loaded models: an ONNX session, its card and its micro-batcher, per task; and the set the app serves.
+
+A `ModelSet` is replaced whole on reload. Requests hold a lease on the set they started with, so they finish
+on the old models while new requests already go to the new ones; the old set closes when its last lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from service import engine
+from service.batcher import MicroBatcher
+from service.card import ModelCard, TextInput, VoiceInput
+from service.errors import Overloaded
+from service.metrics import Metrics
+from service.registry import Artifact, load_artifact, resolve
+from service.settings import Settings
+from service.text.tokenize import TextEncoder
+
+log = logging.getLogger(__name__)
+
+
+class _LoadedModel:
+    task: str
+
+    def __init__(self, artifact: Artifact, settings: Settings, metrics: Metrics | None) -> None:
+        self.artifact = artifact
+        self.card: ModelCard = artifact.card
+        self.session = engine.create_session(
+            artifact.onnx_path, providers=settings.providers, intra_op_threads=settings.intra_op_threads
+        )
+        engine.check_io(self.session, self.task, artifact.onnx_path)
+        self.batcher = MicroBatcher(
+            self._run_batch,
+            name=self.card.name,
+            max_batch=settings.max_batch,
+            max_wait_s=settings.max_wait_ms / 1000,
+            queue_max=settings.queue_max,
+            metrics=metrics,
+        )
+
+    @property
+    def ident(self) -> dict[str, str]:
+        return {"name": self.card.name, "version": self.card.version, "variant": self.artifact.variant}
+
+    def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """One inference at the largest batch size, so the first real request pays no allocation cost."""
+        raise NotImplementedError
+
+    async def infer(self, items: list[np.ndarray], *, deadline: float) -> np.ndarray:
+        timeout = deadline - time.monotonic()
+        try:
+            return await asyncio.wait_for(self.batcher.submit(items, deadline=deadline), timeout)
+        except TimeoutError:
+            raise Overloaded(
+                "scoring did not finish within the request timeout; retry", code="timeout",
+                headers={"Retry-After": "1"},
+            ) from None
+
+
+class VoiceModel(_LoadedModel):
+    task = "voice"
+
+    @property
+    def spec(self) -> VoiceInput:
+        assert isinstance(self.card.input, VoiceInput)
+        return self.card.input
+
+    def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
+        return engine.run_logits(self.session, {"waveform": np.stack(payloads).astype(np.float32, copy=False)})
+
+    def warm_up(self) -> None:
+        rng = np.random.default_rng(0)
+        for batch in (1, self.batcher.max_batch):
+            waveform = (0.01 * rng.standard_normal((batch, self.spec.window_samples))).astype(np.float32)
+            engine.run_logits(self.session, {"waveform": waveform})
+
+
+class TextModel(_LoadedModel):
+    task = "text"
+
+    def __init__(self, artifact: Artifact, settings: Settings, metrics: Metrics | None) -> None:
+        super().__init__(artifact, settings, metrics)
+        self.encoder = TextEncoder(
+            artifact.directory / self.spec.tokenizer, max_length=self.spec.max_length, stride=self.spec.stride
+        )
+
+    @property
+    def spec(self) -> TextInput:
+        assert isinstance(self.card.input, TextInput)
+        return self.card.input
+
+    def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
+        return engine.run_logits(self.session, self.encoder.collate(payloads))
+
+    def warm_up(self) -> None:
+        ids = [w.input_ids for w in self.encoder.windows("warm up " * self.spec.max_length)]
+        batch = (ids * self.batcher.max_batch)[: self.batcher.max_batch]
+        for size in (1, len(batch)):
+            engine.run_logits(self.session, self.encoder.collate(batch[:size]))
+
+
+def _warm(model: _LoadedModel) -> None:
+    started = time.perf_counter()
+    model.warm_up()
+    log.info("warmed up %s in %.0f ms", model.ident, 1000 * (time.perf_counter() - started))
+
+
+def load_voice(settings: Settings, metrics: Metrics | None = None) -> VoiceModel:
+    directory = resolve(settings.models_dir, settings.voice_model, settings.voice_version)
+    model = VoiceModel(load_artifact(directory, variant=settings.variant, task="voice"), settings, metrics)
+    _warm(model)
+    return model
+
+
+def load_text(settings: Settings, metrics: Metrics | None = None) -> TextModel:
+    directory = resolve(settings.models_dir, settings.text_model, settings.text_version)
+    model = TextModel(load_artifact(directory, variant=settings.variant, task="text"), settings, metrics)
+    _warm(model)
+    return model
+
+
+@dataclass
+class ModelSet:
+    voice: VoiceModel
+    text: TextModel
+    leases: int = 0
+    retired: bool = False
+
+    @classmethod
+    def load(cls, settings: Settings, metrics: Metrics | None = None) -> ModelSet:
+        """Blocking: loads, checks and warms up both models. Raises ModelError with one clear line."""
+        return cls(voice=load_voice(settings, metrics), text=load_text(settings, metrics))
+
+    def start(self) -> None:
+        self.voice.batcher.start()
+        self.text.batcher.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(self.voice.batcher.close(), self.text.batcher.close())
+
+    def cards(self) -> list[ModelCard]:
+        return [self.voice.card, self.text.card]
+
+
+class ModelHolder:
+    """The current ModelSet, swapped atomically on reload."""
+
+    def __init__(self, models: ModelSet) -> None:
+        self.current = models
+        self._idle: dict[int, asyncio.Event] = {}
+        self._reload_lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[ModelSet]:
+        models = self.current
+        models.leases += 1
+        try:
+            yield models
+        finally:
+            models.leases -= 1
+            if models.retired and models.leases == 0 and id(models) in self._idle:
+                self._idle[id(models)].set()
+
+    async def reload(self, settings: Settings, metrics: Metrics | None = None) -> ModelSet:
+        """Load and warm up the models on disk now, then serve them; the old set retires in the background."""
+        async with self._reload_lock:
+            new = await asyncio.to_thread(ModelSet.load, settings, metrics)
+            old, self.current = self.current, new
+            new.start()
+            old.retired = True
+            task = asyncio.get_running_loop().create_task(self._retire(old))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+            return new
+
+    async def _retire(self, old: ModelSet) -> None:
+        if old.leases:
+            idle = self._idle.setdefault(id(old), asyncio.Event())
+            await idle.wait()
+            del self._idle[id(old)]
+        await old.close()
+        log.info("retired %s", [m.ident for m in (old.voice, old.text)])
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._retiring)
+        await self.current.close()

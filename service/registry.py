@@ -1,0 +1,111 @@
+"""The model registry on disk: `models/<name>/<version>/` holding `card.json` and the ONNX files it names.
+
+An artifact is only used when its card validates and every file's sha256 matches, so a half-copied or
+hand-edited model is refused at start-up with a message saying which file and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from service.card import ModelCard, Variant
+from service.errors import ModelError
+
+CARD_FILE = "card.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    card: ModelCard
+    directory: Path
+    variant: str
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.directory / self.card.variants[self.variant].file
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    """Natural order, so 0.10.0 sorts after 0.9.2."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", version) if p)
+
+
+def list_versions(models_dir: Path, name: str) -> list[str]:
+    root = models_dir / name
+    if not root.is_dir():
+        return []
+    versions = [p.name for p in root.iterdir() if (p / CARD_FILE).is_file()]
+    return sorted(versions, key=_version_key)
+
+
+def resolve(models_dir: Path, name: str, version: str = "latest") -> Path:
+    """The version folder to load; `latest` is the highest version in natural order."""
+    if version == "latest":
+        versions = list_versions(models_dir, name)
+        if not versions:
+            raise ModelError(
+                f"no '{name}' model in {models_dir / name}: expected {name}/<version>/card.json and its ONNX file "
+                f"(set NEPCHECK_MODELS_DIR, or train and export one)"
+            )
+        version = versions[-1]
+    directory = models_dir / name / version
+    if not (directory / CARD_FILE).is_file():
+        raise ModelError(f"model '{name}' version '{version}' not found: {directory / CARD_FILE} does not exist")
+    return directory
+
+
+def read_card(directory: Path) -> ModelCard:
+    path = directory / CARD_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read the card: {exc}") from exc
+    try:
+        return ModelCard.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "card"
+        raise ModelError(f"{path}: card does not match the schema at '{where}': {first['msg']}") from exc
+
+
+def load_artifact(directory: Path, *, variant: str = "default", task: str | None = None) -> Artifact:
+    """Validate the card and check the chosen variant's hash; the ONNX graph itself is checked by the engine."""
+    card = read_card(directory)
+    if task is not None and card.task != task:
+        raise ModelError(f"{directory}: card says task '{card.task}', expected '{task}'")
+    chosen = card.default_variant if variant == "default" else variant
+    if chosen not in card.variants:
+        raise ModelError(f"{directory}: variant '{chosen}' is not in the card (has {sorted(card.variants)})")
+    spec: Variant = card.variants[chosen]
+    onnx_path = directory / spec.file
+    if not onnx_path.is_file():
+        raise ModelError(f"{directory}: card names {spec.file} for variant '{chosen}', which does not exist")
+    actual = sha256_file(onnx_path)
+    if actual != spec.sha256:
+        raise ModelError(
+            f"{onnx_path}: sha256 {actual[:12]}... does not match the card's {spec.sha256[:12]}...; "
+            "the file was changed or copied incompletely"
+        )
+    return Artifact(card=card, directory=directory, variant=chosen)
+
+
+def write_card(directory: Path, card: dict[str, Any]) -> ModelCard:
+    """Validate and write a card; used by exporters so a card the service would refuse is never written."""
+    validated = ModelCard.model_validate(card)
+    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return validated

@@ -1,0 +1,118 @@
+"""Request and response bodies of the HTTP API. Field descriptions end up in the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Score = Field(ge=0.0, le=1.0, description="calibrated probability of the positive class (fake voice / scam)")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+    variant: str
+
+
+class WindowScore(BaseModel):
+    start_s: float
+    end_s: float
+    score: float = Score
+    llr: float
+
+
+class VoiceResult(BaseModel):
+    """A 'genuine' verdict means the model found no sign of synthesis; it is not proof of who is speaking."""
+
+    score: float = Score
+    llr: float = Field(description="log-likelihood ratio synthetic vs. bona fide, mean over windows")
+    verdict: Literal["genuine", "inconclusive", "likely_fake", "fake"]
+    windows: list[WindowScore]
+    duration_s: float
+    source_sample_rate: int
+    model: ModelRef
+    elapsed_ms: float
+
+
+class CueOut(BaseModel):
+    kind: str
+    start: int = Field(description="character offset in the submitted text")
+    end: int
+    text: str
+
+
+class TextWindowScore(BaseModel):
+    char_start: int
+    char_end: int
+    score: float = Score
+    llr: float
+
+
+class TextResult(BaseModel):
+    """`cues` explain what in the text looks like a scam; the decision is the model's `score`, not the cues."""
+
+    score: float = Score
+    llr: float = Field(description="log-likelihood ratio scam vs. legit, max over token windows")
+    verdict: Literal["legit", "inconclusive", "likely_scam", "scam"]
+    cues: list[CueOut]
+    windows: list[TextWindowScore]
+    lang: str | None
+    model: ModelRef
+    elapsed_ms: float
+
+
+class TextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="ad copy, message or transcript; long texts are windowed, not cut")
+    lang: str | None = Field(None, max_length=16, description="language hint such as 'nl' or 'en'; echoed back")
+
+
+class Reason(BaseModel):
+    detector: Literal["voice", "text", "url"]
+    verdict: str
+    score: float | None = None
+    detail: str
+
+
+class Risk(BaseModel):
+    score: float = Field(ge=0.0, le=1.0, description="the highest detector score")
+    level: Literal["low", "medium", "high", "critical"]
+    reasons: list[Reason]
+
+
+class CallResult(BaseModel):
+    voice: VoiceResult
+    text: TextResult | None
+    risk: Risk
+    elapsed_ms: float
+
+
+class AdRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1)
+    audio_base64: str | None = Field(None, description="the ad's soundtrack, any accepted container, base64")
+    landing_url: str | None = Field(None, max_length=4096)
+    advertiser: str | None = Field(None, max_length=512)
+
+
+class AdResult(BaseModel):
+    id: str
+    voice: VoiceResult | None
+    text: TextResult
+    risk: Risk
+    elapsed_ms: float
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `code` is stable and meant for programs, `detail` for people."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    request_id: str | None = None

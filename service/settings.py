@@ -1,0 +1,78 @@
+"""Service settings from environment variables (prefix `NEPCHECK_`), validated once at start-up.
+
+Settings fail fast: a typo in a provider name or a missing keys file stops the process with one clear line
+instead of surfacing on the first request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Provider = Literal["tensorrt", "cuda", "cpu"]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEPCHECK_", extra="ignore", frozen=True)
+
+    # Models
+    models_dir: Path = PROJECT_ROOT / "models"
+    voice_model: str = "voice"
+    voice_version: str = "latest"
+    text_model: str = "text"
+    text_version: str = "latest"
+    variant: str = Field("default", description="model variant from the card (fp32, int8, fp16) or 'default'")
+
+    # Engine
+    providers: Annotated[list[Provider], NoDecode] = ["cpu"]
+    intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 lets ORT decide")
+    max_batch: int = Field(32, ge=1, le=1024)
+    max_wait_ms: float = Field(2.0, ge=0, le=1000)
+    queue_max: int = Field(2048, ge=1, description="windows waiting per model before new work gets 503")
+    request_timeout_s: float = Field(10.0, gt=0)
+
+    # Limits
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_audio_s: float = Field(600.0, gt=0)
+    max_text_chars: int = Field(50_000, ge=1)
+    max_stream_s: float = Field(4 * 3600.0, gt=0)
+    stream_hop_s: float = Field(1.0, gt=0)
+
+    # Auth
+    auth_disabled: bool = False
+    api_keys_file: Path | None = None
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="key entries 'id:sha256hex[:admin]', comma-separated"
+    )
+    rate_limit_per_minute: float = Field(600.0, gt=0)
+    rate_limit_burst: int = Field(60, ge=1)
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    _split = field_validator("providers", "api_keys", mode="before")(_split_csv)
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one provider is needed (tensorrt, cuda, cpu)")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_file_exists(self) -> Settings:
+        if self.api_keys_file is not None and not self.api_keys_file.is_file():
+            raise ValueError(f"NEPCHECK_API_KEYS_FILE {self.api_keys_file} is not a file")
+        return self

@@ -1,0 +1,1 @@
+"""Text analysis for ads, messages and call transcripts."""

@@ -1,0 +1,64 @@
+"""Test audio, generated: a speech-like tone in every container and encoding the service accepts."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import av
+import numpy as np
+import soundfile as sf
+
+from service.audio import alaw_encode, mulaw_encode, pcm16_encode
+
+
+def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
+    return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+
+
+def encode_sndfile(x: np.ndarray, fmt: str, subtype: str, rate: int = 16000) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, x, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def encode_av(x: np.ndarray, fmt: str = "mp4", codec: str = "aac", rate: int = 16000) -> bytes:
+    """Encode mono or frames x channels float audio with FFmpeg, one codec frame at a time."""
+    planar = np.ascontiguousarray(np.atleast_2d(x.T)).astype(np.float32)
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono" if len(planar) == 1 else "stereo")
+        frame_size = stream.codec_context.frame_size or 1024
+        for start in range(0, planar.shape[1], frame_size):
+            chunk = np.ascontiguousarray(planar[:, start : start + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def wav_bytes(
+    pcm: bytes, *, channels: int = 1, rate: int = 16000, bits: int = 16, data_size: int | None = None,
+    format_tag: int = 1,
+) -> bytes:
+    """A canonical 44-byte-header WAV whose header fields may lie about the data that follows."""
+    size = len(pcm) if data_size is None else data_size
+    block_align = (channels * bits // 8) & 0xFFFF
+    fmt = struct.pack("<HHIIHH", format_tag, channels, rate, (rate * block_align) & 0xFFFFFFFF, block_align, bits)
+    riff_size = min(4 + 8 + len(fmt) + 8 + size, 0xFFFFFFFF)
+    chunks = [b"RIFF", struct.pack("<I", riff_size), b"WAVE", b"fmt ", struct.pack("<I", len(fmt)), fmt]
+    return b"".join([*chunks, b"data", struct.pack("<I", size), pcm])
+
+
+# content type -> encoder of (samples, rate); each accepted container once.
+CONTAINERS = {
+    "audio/wav": lambda x, r: encode_sndfile(x, "WAV", "PCM_16", r),
+    "audio/flac": lambda x, r: encode_sndfile(x, "FLAC", "PCM_16", r),
+    "audio/ogg": lambda x, r: encode_sndfile(x, "OGG", "VORBIS", r),
+    "audio/opus": lambda x, r: encode_sndfile(x, "OGG", "OPUS", 48000 if r not in (8000, 16000, 48000) else r),
+    "audio/mpeg": lambda x, r: encode_sndfile(x, "MP3", "MPEG_LAYER_III", r),
+    "audio/mp4": lambda x, r: encode_av(x, "mp4", "aac", r),
+}
+
+RAW_ENCODERS = {"pcm_s16le": pcm16_encode, "mulaw": mulaw_encode, "alaw": alaw_encode}

@@ -1,0 +1,71 @@
+import base64
+
+import httpx
+import pytest
+
+from tests.audiokit import CONTAINERS, tone
+
+pytestmark = pytest.mark.e2e
+
+SCAM = ("Urgent: uw rekening is in gevaar. Maak vandaag nog uw spaargeld over naar een veilige rekening en "
+        "geef ons de pincode.")
+LEGIT = "hoi, eten we vanavond met de kinderen? thanks"
+
+
+def test_scam_text_scores_high_with_cues_and_legit_low(client: httpx.Client) -> None:
+    scam = client.post("/v1/text/score", json={"text": SCAM, "lang": "nl"})
+    assert scam.status_code == 200, scam.text
+    body = scam.json()
+    assert set(body) == {"score", "llr", "verdict", "cues", "windows", "lang", "model", "elapsed_ms"}
+    assert body["lang"] == "nl" and body["verdict"] == "scam" and body["score"] > 0.9
+    kinds = {c["kind"] for c in body["cues"]}
+    assert {"safe_account_transfer", "code_credential_request", "urgency"} <= kinds
+    for cue in body["cues"]:
+        assert SCAM[cue["start"] : cue["end"]] == cue["text"]
+    legit = client.post("/v1/text/score", json={"text": LEGIT}).json()
+    assert legit["verdict"] == "legit" and legit["score"] < 0.1 and legit["lang"] is None
+
+
+def test_long_text_is_scored_in_windows_and_a_late_scam_is_found(client: httpx.Client) -> None:
+    text = "hello the weather is nice " * 40 + "guaranteed bitcoin returns guaranteed returns bot"
+    body = client.post("/v1/text/score", json={"text": text}).json()
+    assert len(body["windows"]) > 5
+    assert body["windows"][-1]["char_end"] == len(text)
+    assert body["llr"] == max(w["llr"] for w in body["windows"])
+    assert body["windows"][-1]["score"] > 0.9 and body["windows"][0]["score"] < 0.5
+
+
+def test_call_with_transcript_combines_both(client: httpx.Client) -> None:
+    audio = CONTAINERS["audio/wav"](tone(3.0, amplitude=0.9), 16000)
+    r = client.post("/v1/calls/score", files={"file": ("call.wav", audio, "audio/wav")},
+                    data={"transcript": SCAM, "lang": "nl"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["voice"]["verdict"] == "fake" and body["text"]["verdict"] == "scam"
+    assert body["risk"]["level"] == "critical"
+    assert {reason["detector"] for reason in body["risk"]["reasons"]} == {"voice", "text"}
+
+
+def test_call_without_transcript_and_raw_mulaw(client: httpx.Client) -> None:
+    from service.audio import mulaw_encode
+
+    r = client.post("/v1/calls/score?encoding=mulaw&sample_rate=8000",
+                    files={"file": ("call.ulaw", mulaw_encode(tone(2.0, 8000, amplitude=0.01)),
+                                    "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["text"] is None and body["risk"]["level"] == "low"
+
+
+def test_ad_with_soundtrack_and_landing_url(client: httpx.Client) -> None:
+    audio = base64.b64encode(CONTAINERS["audio/mpeg"](tone(3.0, amplitude=0.01), 16000)).decode()
+    r = client.post("/v1/ads/score", json={
+        "id": "ad-42", "text": "Guaranteed returns with our bitcoin bot", "audio_base64": audio,
+        "landing_url": "http://bit.ly/xyz", "advertiser": "Acme"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "ad-42" and body["voice"]["verdict"] == "genuine" and body["text"]["verdict"] == "scam"
+    assert body["risk"]["level"] == "critical"
+    assert any(reason["detector"] == "url" and "shortener" in reason["detail"] for reason in body["risk"]["reasons"])
+    plain = client.post("/v1/ads/score", json={"id": "ad-43", "text": "dinner tonight"}).json()
+    assert plain["voice"] is None and plain["risk"]["level"] == "low"
