@@ -63,7 +63,9 @@ async def score_call(
     responses=PROBLEM_RESPONSES,
     summary="Score an ad: its copy, its soundtrack if given, and its landing URL",
 )
-async def score_ad(body: AdRequest, request: Request, caller: Caller, models: Models, settings: SettingsDep) -> AdResult:
+async def score_ad(
+    body: AdRequest, request: Request, caller: Caller, models: Models, settings: SettingsDep
+) -> AdResult:
     started = time.perf_counter()
     deadline = time.monotonic() + settings.request_timeout_s
     check_text_length(body.text, settings)

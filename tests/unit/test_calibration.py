@@ -18,7 +18,7 @@ def test_probability_is_stable_and_monotonic() -> None:
     assert np.all(np.isfinite(p)) and np.all(np.diff(p) >= 0)
     assert p[2] == pytest.approx(0.5)
     assert p[3] == pytest.approx(1 / (1 + np.exp(-5.0)))
-    assert 0.0 <= p.min() and p.max() <= 1.0
+    assert p.min() >= 0.0 and p.max() <= 1.0
 
 
 @pytest.mark.parametrize(

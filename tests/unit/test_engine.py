@@ -6,7 +6,7 @@ import pytest
 
 from service import engine
 from service.errors import ModelError
-from tests.modelkit import expected_voice_llr, text_graph, build_tokenizer, voice_graph
+from tests.modelkit import build_tokenizer, expected_voice_llr, text_graph, voice_graph
 
 
 def test_unavailable_gpu_provider_is_a_clear_error_not_a_cpu_fallback() -> None:
