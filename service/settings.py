@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     providers: Annotated[list[Provider], NoDecode] = ["cpu"]
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 lets ORT decide")
     max_batch: int = Field(32, ge=1, le=1024)
-    max_wait_ms: float = Field(2.0, ge=0, le=1000)
+    # 0: a lone request runs at once; batches still form from what arrives while the model is busy.
+    max_wait_ms: float = Field(0.0, ge=0, le=1000)
     queue_max: int = Field(2048, ge=1, description="windows waiting per model before new work gets 503")
     request_timeout_s: float = Field(10.0, gt=0)
 

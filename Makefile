@@ -1,0 +1,32 @@
+# Two commands for a fresh machine: `make serve` and `make test`. Each sets up .venv first when needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: install test serve lint bench-http clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Local use: authentication is off unless you set NEPCHECK_AUTH_DISABLED=false and configure keys.
+serve: $(STAMP)
+	NEPCHECK_AUTH_DISABLED=$${NEPCHECK_AUTH_DISABLED:-true} $(BIN)/nepcheck serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check service training benchmarks tests
+	$(BIN)/mypy service
+
+bench-http: $(STAMP)
+	$(BIN)/python -m benchmarks.http_latency $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
