@@ -76,7 +76,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auth_disabled:
             log.warning("authentication is OFF (NEPCHECK_AUTH_DISABLED): use this only on a local machine")
-        loaded = models or await asyncio.to_thread(ModelSet.load, settings, metrics)
+        loaded: ModelSet = models if models is not None else await asyncio.to_thread(ModelSet.load, settings, metrics)
         loaded.start()
         state.holder = ModelHolder(loaded)
         state.ready = True

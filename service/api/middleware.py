@@ -57,20 +57,22 @@ class RequestContextMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        if scope["type"] == "http" and _declared_length(headers) > self.max_body_bytes:
-            # Refuse before reading a byte: the body may be gigabytes.
-            response = problem_response(
-                413, "payload_too_large", f"request body over the limit of {self.max_body_bytes} bytes",
-                request_id=request_id,
-            )
-            await response(scope, receive, send_with_id)
-        else:
-            await self.app(scope, counting_receive, send_with_id)
-        if scope["type"] != "http":
-            return
-        route = scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
+        try:
+            if scope["type"] == "http" and _declared_length(headers) > self.max_body_bytes:
+                # Refuse before reading a byte: the body may be gigabytes.
+                response = problem_response(
+                    413, "payload_too_large", f"request body over the limit of {self.max_body_bytes} bytes",
+                    request_id=request_id,
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, counting_receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                self._record(scope, request_id, status, received, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, request_id: str, status: int, received: int, elapsed: float) -> None:
+        path = getattr(scope.get("route"), "path", "unmatched")
         self.metrics.requests.labels(path, scope["method"], str(status)).inc()
         self.metrics.latency.labels(path).observe(elapsed)
         state = scope.get("state", {})
@@ -79,7 +81,6 @@ class RequestContextMiddleware:
             request_id, state.get("key_id", "-"), scope["method"], path, status, received, elapsed * 1000,
             f" score={state['score']:.4f}" if "score" in state else "",
         )
-
 
 def _declared_length(headers: Headers) -> int:
     try:

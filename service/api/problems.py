@@ -94,9 +94,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(e["type"] == "json_invalid" for e in errors):
         return problem_response(400, "invalid_json", "the request body is not valid JSON",
                                 request_id=_request_id(request))
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(first["loc"])
-    return problem_response(422, "invalid_request", f"{where}: {first['msg']}" if where else first["msg"],
+    where = ".".join(errors[0]["loc"]) if errors else ""
+    message = str(errors[0]["msg"]) if errors else "invalid request"
+    return problem_response(422, "invalid_request", f"{where}: {message}" if where else message,
                             request_id=_request_id(request), errors=errors)
 
 

@@ -15,11 +15,12 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Message
 
 from service.api.deps import AppState
 from service.api.problems import problem
@@ -53,14 +54,14 @@ async def _fail(websocket: WebSocket, exc: NepcheckError, request_id: str | None
         pass
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
+async def _receive(websocket: WebSocket) -> Message:
     try:
         return await asyncio.wait_for(websocket.receive(), IDLE_TIMEOUT_S)
     except TimeoutError:
         raise InvalidInput(f"no message for {IDLE_TIMEOUT_S:.0f} s", code="stream_idle") from None
 
 
-def _parse_start(message: dict[str, Any]) -> StartMessage:
+def _parse_start(message: Message) -> StartMessage:
     if message.get("text") is None:
         raise InvalidInput("the first message must be a JSON start message", code="invalid_message")
     try:

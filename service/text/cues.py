@@ -91,7 +91,8 @@ class _Spec:
     source: str
     # Run on the case-preserving folded text; the source itself says where case does not matter (`(?i:...)`).
     cased: bool = False
-    # A regex (lower case) that must occur in the lower-cased text before this rule is worth scanning.
+    # A regex that must occur in the lower-cased text before this rule is worth scanning: a cheap necessary
+    # condition for a rule that cannot be indexed (see `_start_keys`).
     gate: str | None = None
 
 
@@ -161,11 +162,17 @@ _MAX_DEPTH = 60
 
 
 def _class_chars(items: list[tuple[object, object]]) -> list[str] | None:
-    """The characters of a small, explicit character class; None for negated or category classes."""
+    """The characters of a small, explicit character class; None for negated or other category classes.
+
+    `\\s` counts as the single character " " because the lower-cased text has every whitespace character
+    replaced by a space (see `_SPACES`); that is what lets "u spreekt" index under "u s".
+    """
     chars: list[str] = []
     c = _sre_constants
     for op, av in items:
-        if op is c.LITERAL:
+        if op is c.CATEGORY and av is c.CATEGORY_SPACE:
+            chars.append(" ")
+        elif op is c.LITERAL:
             chars.append(chr(av))  # type: ignore[arg-type]
         elif op is c.RANGE and av[1] - av[0] <= 64:  # type: ignore[index,operator]
             chars.extend(chr(x) for x in range(av[0], av[1] + 1))  # type: ignore[index,operator]
@@ -501,8 +508,11 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
         r"\b(?:tot|up to|wel|ruim|over|more than|meer dan) (?:" + _CURRENCY + r"\s?" + _NUM + r"|" + _NUM
         + r"(?:\s?k\b)?\s?" + _CURRENCY + r")\s?" + _PER + r"\s?" + _PERIOD,
         # "10% per week", "2% a day", "30% rendement per maand" (yearly rates are ordinary finance, left out).
-        r"\b\d{1,4}(?:[.,]\d{1,2})?\s?%\s?(?:rendement |winst |return |profit |interest |rente )?" + _PER
-        + r"\s?(?:dag|week|maand|day|month)\b",
+        _Spec(
+            r"\b\d{1,4}(?:[.,]\d{1,2})?\s?%\s?(?:rendement |winst |return |profit |interest |rente )?" + _PER
+            + r"\s?(?:dag|week|maand|day|month)\b",
+            gate="%",
+        ),
         # "rendement van 30%", "returns of 200%".
         r"\b(?:rendement|winst|returns?|profits?) (?:van|of) (?:wel |tot |up to |over )?\d{1,4}(?:[.,]\d{1,2})?\s?%",
         # "dubbel je geld", "verdubbel uw inleg", "double your money".
@@ -607,11 +617,13 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
             _PERSON_NAME + r" (?i:heeft|has|had) (?:\w+ ){0,2}?(?i:geinvesteerd|belegd|invested|onthuld|revealed"
             r"|aanbevolen|endorsed)\b",
             cased=True,
+            gate="geinvesteerd|belegd|invested|onthuld|revealed|aanbevolen|endorsed",
         ),
         _Spec(
             _PERSON_NAME + r" (?i:investeert|belegt|onthult|verklapt|reveals|invests|endorses|zweert bij"
             r"|swears by)\b",
             cased=True,
+            gate="investeert|belegt|onthult|verklapt|reveals|invests|endorses|zweert|swears",
         ),
         # "zoals gezien op", "as seen on", "bekend van RTL".
         r"\bzoals (?:gezien|bekend) (?:op|bij|in|van)\b",
@@ -627,7 +639,7 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
         r"\b(?:onthult|onthulde|deelt|verklapt|verklapte|reveals|revealed|shares|shared|exposes|exposed) "
         r"(?:zijn|haar|hun|his|her|their|het|the|this) (?:\w+ )?(?:geheim|secret)\w{0,2}",
         r"\b(?:het )?geheim (?:van|achter) (?:zijn |haar |het )?(?:succes|rijkdom|vermogen|fortuin|miljoenen)\b",
-        _Spec(r"\b[gG]eheim (?:van|achter) [A-Z][a-z]{1,20}\b", cased=True),
+        _Spec(r"\b[gG]eheim (?:van|achter) [A-Z][a-z]{1,20}\b", cased=True, gate="geheim"),
         r"\bsecret (?:of|behind) (?:his |her |their )?(?:success|wealth|fortune|millions)\b",
         # "bekende Nederlander", "BN'er", "celebrities".
         r"\bbekende nederlanders?\b",
@@ -686,7 +698,7 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
         "code_credential_request",
         # "pincode", "pin-code", "PIN" (upper case only: "pin" is also a hair pin), "uw pin".
         r"\bpin[\s-]?codes?\b",
-        _Spec(r"\bPIN\b", cased=True),
+        _Spec(r"\bPIN\b", cased=True, gate="pin"),
         r"\b(?:uw|je|jouw|your) pin\b",
         # "inlogcode", "verificatiecode", "sms-code", "identificatiecode", "eenmalige code".
         r"\b(?:inlog|verificatie|bevestigings|beveiligings|sms|activatie|activerings|identificatie|toegangs"
@@ -763,7 +775,7 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
         r"\bbetaalverzoek\w{0,3}\b",
         r"\bbetaallinks?\b",
         r"\bpayment (?:link|request)s?\b",
-        _Spec(r"\b(?:iDEAL|IDEAL)\b", cased=True),
+        _Spec(r"\b(?:iDEAL|IDEAL)\b", cased=True, gate="ideal"),
         # "betaal via deze link", "pay via this link", "klik op de link", "click the link", "klik hier".
         r"\b(?:betaal|betalen|pay|paying) (?:\w+ ){0,2}?(?:via|through|using|met|with) (?:deze|de|die"
         r"|onderstaande|this|the|that|below|following) (?:\w+ )?link\b",
@@ -826,7 +838,9 @@ def _build_index() -> tuple[dict[str, tuple[_Rule, ...]], tuple[int, ...], tuple
 
 # Word-start dispatch: first characters -> the rules whose matches can start with them.
 _INDEX, _KEY_LENGTHS, _SCANNED = _build_index()
-_WORD_START = re.compile(r"\b\w")
+_WORD = re.compile(r"\w+")
+# Every character `\s` matches, mapped to " " in the lower-cased text so index keys can spell whitespace.
+_SPACES = {cp: " " for cp in range(0x3001) if cp != 0x20 and re.match(r"\s", chr(cp))}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -893,15 +907,21 @@ def _matches(folded: str, lowered: str) -> Iterator[tuple[str, int, int]]:
     Indexed rules are tried at every word start whose first characters they are indexed under, so a rule may
     report overlapping matches (all of them, unlike `finditer`); merging makes that harmless.
     """
-    for word in _WORD_START.finditer(lowered):
+    # Where a rule's match ended: like finditer, a rule does not restart inside its own match. Without this,
+    # "http://http://http://..." would rescan the rest of the string from every "http".
+    covered: dict[_Rule, int] = {}
+    for word in _WORD.finditer(lowered):
         start = word.start()
         for length in _KEY_LENGTHS:
             rules = _INDEX.get(lowered[start : start + length])
             if rules is None:
                 continue
             for rule in rules:
+                if covered.get(rule, 0) > start:
+                    continue
                 m = rule.body.match(lowered, start)
                 if m is not None and m.end() > start and (rule.guard is None or rule.guard.match(lowered, start)):
+                    covered[rule] = m.end()
                     yield rule.kind, start, m.end()
     for rule in _SCANNED:
         if rule.gate is not None and rule.gate.search(lowered) is None:
@@ -932,6 +952,7 @@ def find_cues(text: str) -> list[Cue]:
     lowered = folded.lower()
     if len(lowered) != len(folded):  # pragma: no cover - only U+0130 lower-cases to two characters; folded away
         lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in folded)
+    lowered = lowered.translate(_SPACES)
     spans: dict[str, list[tuple[int, int]]] = {}
     for kind, start, end in _matches(folded, lowered):
         spans.setdefault(kind, []).append(_original_span(start, end, index, text))
