@@ -17,6 +17,7 @@ from service.errors import InvalidInput
 from service.models import TextModel, VoiceModel
 from service.schemas import CueOut, ModelRef, TextResult, TextWindowScore, VoiceResult, WindowScore
 from service.text.cues import find_cues
+from service.text.tokenize import TokenWindow
 from service.windowing import frame_windows
 
 
@@ -69,11 +70,15 @@ async def score_voice(model: VoiceModel, audio: DecodedAudio, *, deadline: float
     )
 
 
+def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], list[CueOut]]:
+    return model.encoder.windows(text), [CueOut(**cue.to_dict()) for cue in find_cues(text)]
+
+
 async def score_text(model: TextModel, text: str, *, lang: str | None, deadline: float) -> TextResult:
     started = time.perf_counter()
     if not text.strip():
         raise InvalidInput("text is empty or only whitespace", code="empty_text")
-    token_windows = await asyncio.to_thread(model.encoder.windows, text)
+    token_windows, cues = await asyncio.to_thread(_prepare_text, model, text)
     logits = await model.infer([w.input_ids for w in token_windows], deadline=deadline)
     llrs = logits_to_llr(logits, model.card.calibration)
     windows = [
@@ -87,7 +92,7 @@ async def score_text(model: TextModel, text: str, *, lang: str | None, deadline:
         score=float(llr_to_probability(aggregate)),
         llr=aggregate,
         verdict=verdict(aggregate, model.card),  # type: ignore[arg-type]
-        cues=[CueOut(**cue.to_dict()) for cue in find_cues(text)],
+        cues=cues,
         windows=windows,
         lang=lang,
         model=ModelRef(**model.ident),

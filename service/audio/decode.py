@@ -97,8 +97,7 @@ class DecodedAudio:
     """
 
     samples: np.ndarray
-    sample_rate: int
-    source_rate: int
+    sample_rate: int  # the upload's own rate: resampling to a model's rate is the caller's step
     channels: int
     container: str
 
@@ -216,7 +215,7 @@ class _MonoCollector:
         if self._count == 0:
             raise _no_samples()
         samples = np.concatenate(self._blocks) if len(self._blocks) > 1 else self._blocks[0].copy()
-        return DecodedAudio(samples, self.rate, self.rate, channels, container)
+        return DecodedAudio(samples, self.rate, channels, container)
 
 
 def _decode_raw(data: bytes, encoding: str, sample_rate: int | None, max_duration_s: float) -> DecodedAudio:
@@ -238,7 +237,7 @@ def _decode_raw(data: bytes, encoding: str, sample_rate: int | None, max_duratio
     samples = decoder(bytes(data))
     if len(samples) == 0:
         raise _no_samples()
-    return DecodedAudio(samples, sample_rate, sample_rate, 1, f"raw:{name}")
+    return DecodedAudio(samples, sample_rate, 1, f"raw:{name}")
 
 
 def _decode_with_sndfile(data: bytes, max_duration_s: float) -> DecodedAudio | None:
