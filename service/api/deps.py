@@ -7,7 +7,7 @@ hop per dependency per request for no benefit here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -27,7 +27,6 @@ class AppState:
     limiter: RateLimiter
     holder: ModelHolder | None = None
     ready: bool = False
-    streams: set[object] = field(default_factory=set)
 
 
 async def app_state(request: Request) -> AppState:
