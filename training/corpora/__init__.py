@@ -1,0 +1,1 @@
+"""Speech corpora as one manifest schema: loaders for public corpora and the offline corpus builder."""
