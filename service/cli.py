@@ -1,5 +1,9 @@
 """The `nepcheck` command. Groups import their heavy dependencies only when run, so `nepcheck serve` never
-loads torch and `--help` is instant."""
+loads torch and `--help` is instant.
+
+Groups that live in `training` (corpus, and later train/export) are named here by import path only and loaded
+when invoked, so the service layer never imports training code.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,36 @@ def _settings(**overrides: Any) -> Any:
         _fail(f"invalid setting {('NEPCHECK_' + where.upper()) if where else ''}: {first['msg']}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are 'module:attribute' strings imported on first use (click's documented
+    lazy-loading pattern)."""
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            import importlib
+
+            module_name, attribute = self.lazy_subcommands[cmd_name].split(":")
+            try:
+                command = getattr(importlib.import_module(module_name), attribute)
+            except ImportError as exc:
+                _fail(f"'{cmd_name}' needs the training extra: pip install -e '.[train]' ({exc})")
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={"corpus": "training.cli:corpus"},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="nepcheck")
 def main() -> None:
     """nepcheck: detect synthetic voices in calls and scam texts in ads and messages."""
