@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+TRAIN_STAMP := $(VENV)/.installed-train
 
-.PHONY: install test serve lint bench-http clean
+.PHONY: install install-train synth-engines test serve lint bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +15,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Training, corpus building and their tests: torch, torchaudio, librosa, vocoders (several GB).
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	touch $@
+
+install-train: $(TRAIN_STAMP)
+
+# Offline synthesisers for `nepcheck corpus build` (Debian; root): see scripts/install-synth-engines.sh.
+synth-engines:
+	sh scripts/install-synth-engines.sh
+
+test: $(TRAIN_STAMP)
 	$(BIN)/python -m pytest
 
 # Local use: authentication is off unless you set NEPCHECK_AUTH_DISABLED=false and configure keys.

@@ -40,6 +40,43 @@ def manifest_command(name: str, root: Path, out: Path, options: tuple[str, ...])
                f"{len({r.system for r in rows})} systems")
 
 
+@corpus.command("build")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="corpus folder to write")
+@click.option("--manifest", "manifests", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="CSV manifest of clips (both labels; e.g. the shared speech manifest or vocoded.csv)")
+@click.option("--bonafide", "bonafide_dirs", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              multiple=True, help="folder of real speech (every audio file below it)")
+@click.option("--rate", type=int, default=16_000, show_default=True, help="working sample rate")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tts-per-engine", type=int, default=80, show_default=True,
+              help="sentences per synthesiser and language, spread over its voices")
+@click.option("--resynth-clips", type=int, default=120, show_default=True, help="bona fide clips per resynthesiser")
+@click.option("--max-per-source", type=int, default=300, show_default=True, help="cap per source, label, system")
+@click.option("--min-source-rate", type=int, default=None,
+              help="drop clips recorded below this rate (default: the working rate)")
+@click.option("--no-tts", is_flag=True, help="no offline synthesisers")
+@click.option("--no-resynthesis", is_flag=True, help="no WORLD/MLSA/Griffin-Lim copies")
+@click.option("--workers", type=int, default=2, show_default=True)
+def build_command(out: Path, manifests: tuple[Path, ...], bonafide_dirs: tuple[Path, ...], rate: int, seed: int,
+                  tts_per_engine: int, resynth_clips: int, max_per_source: int, min_source_rate: int | None,
+                  no_tts: bool, no_resynthesis: bool, workers: int) -> None:
+    """Build an offline corpus whose classes differ only in synthesis: real speech and every spoof source
+    through one randomised recording chain, split by whole systems and sources (OUT/manifest.csv, report.json)."""
+    _setup_logging()
+    from training.corpora.builder import BuildConfig, build
+
+    if not manifests and not bonafide_dirs:
+        raise click.UsageError("give at least one --manifest or --bonafide folder")
+    config = BuildConfig(rate=rate, seed=seed, tts_per_engine=tts_per_engine, resynth_clips=resynth_clips,
+                         max_per_source=max_per_source, min_source_rate=min_source_rate)
+    report = build(out, config, manifests=manifests, bonafide_dirs=bonafide_dirs, use_tts=not no_tts,
+                   use_resynthesis=not no_resynthesis, workers=workers)
+    summary = {k: report[k] for k in ("clips", "hours", "clips_per_split", "speakers", "failures")}
+    summary["engines_found"] = sorted(report["engines_found"])
+    summary["spoof_systems"] = len(report["systems"])
+    click.echo(json.dumps(summary, indent=2))
+
+
 @corpus.command("vocode")
 @click.option("--manifest", type=click.Path(exists=True, path_type=Path), required=True,
               help="manifest whose bona fide clips train the vocoder and are copied")
