@@ -35,7 +35,7 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check service training benchmarks tests
-	$(BIN)/mypy service
+	$(BIN)/mypy service training
 
 bench-http: $(STAMP)
 	$(BIN)/python -m benchmarks.http_latency $(ARGS)

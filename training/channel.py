@@ -30,6 +30,7 @@ from av.audio.codeccontext import AudioCodecContext
 from scipy import signal
 
 from service.audio import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode, resample
+from service.windowing import repeat_pad
 
 __all__ = [
     "CONDITIONS",
@@ -766,6 +767,6 @@ def crop(x: np.ndarray, rate: int, *, seconds: float, rng: np.random.Generator) 
     if x.size == 0:
         return np.zeros(n, np.float32)
     if len(x) < n:
-        return _out(np.tile(x, -(-n // len(x)))[:n])
+        return _out(repeat_pad(x, n))  # the service's padding, so training crops match served windows
     start = int(rng.integers(0, len(x) - n + 1))
     return _out(x[start : start + n])

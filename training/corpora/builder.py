@@ -99,7 +99,8 @@ def _cap_per_source(rows: list[ManifestRow], cap: int | None, rng: np.random.Gen
 
 
 def _narrow_sources(rows: list[ManifestRow], min_rate: int) -> tuple[list[ManifestRow], Counter[str]]:
-    kept, dropped = [], Counter()
+    kept: list[ManifestRow] = []
+    dropped: Counter[str] = Counter()
     for row in rows:
         try:
             rate = source_rate(Path(row.path))

@@ -70,15 +70,16 @@ class SegmentSampler:
 
 def _discriminator_loss(real: list, fake: list) -> torch.Tensor:
     # Least-squares GAN objectives, as in MelGAN's successors: stable on small batches.
-    return sum(torch.mean((1 - r[0]) ** 2) + torch.mean(f[0] ** 2) for r, f in zip(real, fake, strict=True))
+    terms = [torch.mean((1 - r[0]) ** 2) + torch.mean(f[0] ** 2) for r, f in zip(real, fake, strict=True)]
+    return torch.stack(terms).sum()
 
 
 def _generator_adversarial(real: list, fake: list) -> tuple[torch.Tensor, torch.Tensor]:
-    adversarial = sum(torch.mean((1 - f[0]) ** 2) for f in fake)
-    feature = sum(
+    adversarial = torch.stack([torch.mean((1 - f[0]) ** 2) for f in fake]).sum()
+    feature = torch.stack([
         nn.functional.l1_loss(ff, rf.detach())
         for r, f in zip(real, fake, strict=True) for rf, ff in zip(r[1], f[1], strict=True)
-    )
+    ]).sum()
     return adversarial, feature
 
 
@@ -157,7 +158,7 @@ def _save(path: Path, generator: nn.Module, discriminator: nn.Module, opt_g: tor
 def load_generator(out_dir: Path, device: torch.device) -> tuple[Generator, VocoderConfig, int]:
     state = torch.load(out_dir / CHECKPOINT, map_location=device, weights_only=False)
     raw = state["config"]["vocoder"]
-    vcfg = VocoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    vcfg = VocoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})  # type: ignore[arg-type]
     generator = Generator(vcfg).to(device)
     generator.load_state_dict(state["generator"])
     generator.eval()
