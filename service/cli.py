@@ -116,16 +116,13 @@ def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
         failures = 0
         try:
             for item in inputs:
+                # Files are named in the output; texts are not echoed back (they may be long or private).
+                record: dict[str, Any] = {"input": str(item)} if task == "voice" else {}
                 try:
-                    result = await scorer(model, item, settings)
-                    record = {"input": str(item) if task == "voice" else None, **result.model_dump()}
+                    record.update((await scorer(model, item, settings)).model_dump())
                 except (NepcheckError, OSError) as exc:
                     failures += 1
-                    code = getattr(exc, "code", "io_error")
-                    record = {"input": str(item) if task == "voice" else None, "error": {"code": code,
-                                                                                          "detail": str(exc)}}
-                if task == "text":
-                    record.pop("input")
+                    record["error"] = {"code": getattr(exc, "code", "io_error"), "detail": str(exc)}
                 click.echo(json.dumps(record, ensure_ascii=False))
         finally:
             await model.batcher.close()

@@ -209,7 +209,12 @@ def _raw_audio(job: Job, rate: int, rng: np.random.Generator, max_clip_s: float)
         return resample(samples.astype(np.float32), own_rate, rate)
     from training.synth import RESYNTHESIZERS
 
-    return RESYNTHESIZERS[job.engine](load_clip(Path(job.path), rate, max_duration_s=max_clip_s), rate, rng=rng)
+    clip = load_clip(Path(job.path), rate, max_duration_s=max_clip_s)
+    longest = int(8.0 * rate)  # resynthesis is slow; the chain's crop keeps at most 6 s of it anyway
+    if clip.size > longest:
+        start = int(rng.integers(0, clip.size - longest + 1))
+        clip = clip[start : start + longest]
+    return RESYNTHESIZERS[job.engine](clip, rate, rng=rng)
 
 
 def render(job: Job, config: BuildConfig, out_dir: Path) -> tuple[ManifestRow | None, str | None]:
