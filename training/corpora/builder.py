@@ -114,26 +114,25 @@ def _narrow_sources(rows: list[ManifestRow], min_rate: int) -> tuple[list[Manife
     return kept, dropped
 
 
-def _split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """Groups per split; with three or more groups dev and eval get at least one each."""
-    if n < 3:
-        return n, 0, 0
-    total = sum(fractions)
-    dev = max(1, round(n * fractions[1] / total))
-    evaluation = max(1, round(n * fractions[2] / total))
-    return n - dev - evaluation, dev, evaluation
-
-
 def assign_splits(rows: list[ManifestRow], fractions: tuple[float, float, float], seed: int) -> list[ManifestRow]:
-    """Whole systems (spoof) and whole sources (bona fide) to train/dev/eval; existing splits are kept."""
+    """Whole systems (spoof) and whole sources (bona fide) to train/dev/eval; existing splits are kept.
+
+    Groups are taken in a seeded random order, each into the split furthest below its share of the clips, so
+    the splits get their fractions of clips (not of groups) although one source may hold half a corpus.
+    """
+    total = sum(fractions)
     assignment: dict[tuple[str, str], str] = {}
     for label, salt in (("bonafide", 11), ("spoof", 7)):
-        groups = sorted({_group(r) for r in rows if r.label == label and not r.split})
-        order = np.random.default_rng([seed, salt]).permutation(len(groups))
-        n_train, n_dev, _ = _split_counts(len(groups), fractions)
-        for rank, index in enumerate(order):
-            split = "train" if rank < n_train else "dev" if rank < n_train + n_dev else "eval"
-            assignment[(label, groups[index])] = split
+        sizes = Counter(_group(r) for r in rows if r.label == label and not r.split)
+        groups = sorted(sizes)
+        clips = sum(sizes.values())
+        targets = {s: clips * f / total for s, f in zip(SPLIT_NAMES, fractions, strict=True)}
+        filled = dict.fromkeys(SPLIT_NAMES, 0)
+        for index in np.random.default_rng([seed, salt]).permutation(len(groups)):
+            group = groups[index]
+            split = max(SPLIT_NAMES, key=lambda s: targets[s] - filled[s]) if len(groups) >= 3 else "train"
+            assignment[(label, group)] = split
+            filled[split] += sizes[group]
     return [row if row.split else row.with_split(assignment[(row.label, _group(row))]) for row in rows]
 
 

@@ -125,3 +125,13 @@ def test_assign_splits_keeps_given_splits_and_groups_the_rest() -> None:
     assert all(len(v) == 1 for v in by_system.values())
     counts = [sum(next(iter(v)) == s for v in by_system.values()) for s in ("train", "dev", "eval")]
     assert counts == [6, 2, 2]
+
+
+def test_assign_splits_balances_clips_not_groups() -> None:
+    rows = [ManifestRow(path=f"big{i}", label="bonafide", system="bonafide", source="big") for i in range(50)]
+    rows += [ManifestRow(path=f"s{g}_{i}", label="bonafide", system="bonafide", source=f"small{g}")
+             for g in range(25) for i in range(2)]
+    out = assign_splits(rows, (0.6, 0.2, 0.2), seed=1)
+    share = {s: sum(r.split == s for r in out) / len(out) for s in ("train", "dev", "eval")}
+    assert share["train"] == pytest.approx(0.6, abs=0.05) and share["dev"] == pytest.approx(0.2, abs=0.05)
+    assert {r.split for r in out if r.source == "big"} == {"train"}
