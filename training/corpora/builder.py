@@ -117,8 +117,9 @@ def _narrow_sources(rows: list[ManifestRow], min_rate: int) -> tuple[list[Manife
 def assign_splits(rows: list[ManifestRow], fractions: tuple[float, float, float], seed: int) -> list[ManifestRow]:
     """Whole systems (spoof) and whole sources (bona fide) to train/dev/eval; existing splits are kept.
 
-    Groups are taken in a seeded random order, each into the split furthest below its share of the clips, so
-    the splits get their fractions of clips (not of groups) although one source may hold half a corpus.
+    Groups are taken largest first (ties in a seeded random order), each into the split furthest below its
+    share of the clips, so the splits get their fractions of clips, not of groups, even when one source holds
+    half a corpus.
     """
     total = sum(fractions)
     assignment: dict[tuple[str, str], str] = {}
@@ -128,8 +129,8 @@ def assign_splits(rows: list[ManifestRow], fractions: tuple[float, float, float]
         clips = sum(sizes.values())
         targets = {s: clips * f / total for s, f in zip(SPLIT_NAMES, fractions, strict=True)}
         filled = dict.fromkeys(SPLIT_NAMES, 0)
-        for index in np.random.default_rng([seed, salt]).permutation(len(groups)):
-            group = groups[index]
+        shuffled = [groups[i] for i in np.random.default_rng([seed, salt]).permutation(len(groups))]
+        for group in sorted(shuffled, key=lambda g: -sizes[g]):  # largest first, ties in seeded random order
             split = max(SPLIT_NAMES, key=lambda s: targets[s] - filled[s]) if len(groups) >= 3 else "train"
             assignment[(label, group)] = split
             filled[split] += sizes[group]
