@@ -44,7 +44,7 @@ def run_vocode(
     manifest: Path, out_dir: Path, config: TrainConfig, *, train_limit: int | None = None,
     copy_limit: int | None = None, device: str = "auto", progress: bool = True,
 ) -> dict[str, Any]:
-    """Train (or resume) in out_dir, then copy-synthesise bona fide clips; writes out_dir/vocoded.csv."""
+    """Train (or resume) in out_dir, then copy-synthesise bona fide clips; writes vocoded.csv and sources.csv."""
     dev = pick_device(device)
     rate = config.vocoder.sample_rate
     _, train_clips = _bonafide_clips(manifest, rate, limit=train_limit, seed=config.seed)
@@ -56,6 +56,7 @@ def run_vocode(
     copies, distances = write_copies(generator, vcfg, rows, clips, out_dir, system=system, device=dev,
                                      progress=progress)
     write_manifest(copies, out_dir / "vocoded.csv")
+    write_manifest(rows, out_dir / "sources.csv")  # row i of vocoded.csv is a copy of row i here
     summary = {
         "system": system, "steps": step, "device": str(dev), "train_clips": len(train_clips),
         "train_hours": round(train_seconds / 3600, 3), "copies": len(copies),

@@ -60,6 +60,8 @@ def test_run_vocode_writes_copies_and_a_manifest(tmp_path: Path, monkeypatch: py
     summary = run_vocode(manifest, tmp_path / "voc", config, device="cpu", progress=False)
     copies = read_manifest(tmp_path / "voc" / "vocoded.csv")
     assert summary["system"] == "melgan-s3" and summary["copies"] == 3 and summary["mel_distance_mean"] > 0
+    sources = read_manifest(tmp_path / "voc" / "sources.csv")
+    assert [Path(s.path).name for s in sources] == ["r0.wav", "r1.wav", "r2.wav"]
     assert [c.speaker for c in copies] == ["s0", "s1", "s2"]
     assert all(c.label == "spoof" and c.system == "melgan-s3" and c.split == "train" for c in copies)
     audio, rate = sf.read(copies[0].path)
