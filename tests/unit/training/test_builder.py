@@ -58,7 +58,7 @@ def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     return real, manifest
 
 
-CONFIG = BuildConfig(tts_per_engine=3, resynth_clips=2, seed=3, crop_s=(1.0, 2.0))
+CONFIG = BuildConfig(tts_per_engine=3, resynth_clips=2, seed=3, crop_s=(1.0, 2.0), min_clip_s=0.5)
 
 
 def test_build_writes_a_matched_split_corpus(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
@@ -112,6 +112,16 @@ def test_a_failing_clip_is_reported_not_fatal(tmp_path: Path, inputs: tuple[Path
                    use_resynthesis=False, progress=False)
     assert sum(report["failures"].values()) == 1 and "broken" not in str(report["clips"])
     assert report["failure_examples"][0].startswith("file:bonafide")
+
+
+def test_clips_too_short_after_trimming_are_left_out_and_counted(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    real, manifest = inputs
+    sf.write(real / "studio_a" / "short.wav", voiced(0.5, 16000, seed=5), 16000)  # 0.5 s of speech
+    config = BuildConfig(**{**CONFIG.__dict__, "min_clip_s": 0.9, "crop_s": (3.0, 4.0)})
+    report = build(tmp_path / "out", config, manifests=[manifest], bonafide_dirs=[real], use_tts=False,
+                   use_resynthesis=False, progress=False)
+    assert report["dropped_too_short"] == {"bonafide": 1} and report["failures"] == {}
+    assert report["clips"]["bonafide"] == 6
 
 
 def test_assign_splits_keeps_given_splits_and_groups_the_rest() -> None:
