@@ -114,25 +114,23 @@ def _espeak_data_dir() -> Path | None:
 
 
 @functools.cache
+def _espeak_voice_table(lang: str) -> tuple[tuple[str, ...], ...]:
+    """The rows (split into columns) of `espeak-ng --voices=<lang>`, run once per language."""
+    try:
+        out, _ = run_tool(["espeak-ng", f"--voices={lang}"], timeout=10)
+    except SynthesisError:
+        return ()
+    return tuple(tuple(line.split()) for line in out.splitlines()[1:])
+
+
 def _espeak_languages(lang: str) -> frozenset[str]:
     """Language codes espeak-ng lists for `lang`, e.g. {"en-us", "en-gb", ...}."""
-    try:
-        out, _ = run_tool(["espeak-ng", f"--voices={lang}"], timeout=10)
-    except SynthesisError:
-        return frozenset()
-    codes = {line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1}
-    return frozenset(codes)
+    return frozenset(row[1] for row in _espeak_voice_table(lang) if len(row) > 1)
 
 
-@functools.cache
 def _espeak_files(lang: str) -> frozenset[str]:
     """Voice file names espeak-ng lists for `lang` (e.g. "mb-nl2"), which name MBROLA voices."""
-    try:
-        out, _ = run_tool(["espeak-ng", f"--voices={lang}"], timeout=10)
-    except SynthesisError:
-        return frozenset()
-    names = {line.split()[4].rsplit("/", 1)[-1] for line in out.splitlines()[1:] if len(line.split()) > 4}
-    return frozenset(names)
+    return frozenset(row[4].rsplit("/", 1)[-1] for row in _espeak_voice_table(lang) if len(row) > 4)
 
 
 def _espeak_command(text_file: Path, wav: Path, voice: str, rng: np.random.Generator) -> list[str]:
