@@ -1,7 +1,7 @@
 """The `nepcheck` command. Groups import their heavy dependencies only when run, so `nepcheck serve` never
 loads torch and `--help` is instant.
 
-Groups that live in `training` (corpus, and later train/export) are named here by import path only and loaded
+Groups that live in `training` (corpus, train, export, eval) are named here by import path only and loaded
 when invoked, so the service layer never imports training code.
 """
 
@@ -64,7 +64,12 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    lazy_subcommands={"corpus": "training.cli:corpus"},
+    lazy_subcommands={
+        "corpus": "training.cli:corpus",
+        "train": "training.cli:train",
+        "export": "training.cli:export",
+        "eval": "training.cli:evaluate",
+    },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="nepcheck")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from service.cli import LazyGroup
+
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -115,3 +117,23 @@ def audit_command(manifest: Path, out: Path | None, markdown: Path | None, max_d
 
     report = run_audit(manifest, out_json=out, out_markdown=markdown, max_duration_s=max_duration)
     click.echo(report.to_markdown())
+
+
+# One group per verb, with a subcommand per task (`nepcheck train voice`, `nepcheck train text`). Each task's
+# commands live beside its code and are imported only when named.
+@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:train_voice",
+                                              "text": "training.text.cli:train_text"})
+def train() -> None:
+    """Train a voice or text detector from a config file."""
+
+
+@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:export_voice",
+                                              "text": "training.text.cli:export_text"})
+def export() -> None:
+    """Export a trained detector to ONNX with its calibration and model card."""
+
+
+@click.group(name="eval", cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:eval_voice",
+                                                           "text": "training.text.cli:eval_text"})
+def evaluate() -> None:
+    """Evaluate a detector (ONNX model folder) on a labelled set and write a report."""
