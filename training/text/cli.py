@@ -1,0 +1,92 @@
+"""`nepcheck train text`, `nepcheck export text`, `nepcheck eval text`.
+
+Imported only when one of them is named; torch, transformers and scikit-learn are imported inside each command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+
+def _setup_logging() -> None:
+    """Our progress at INFO; libraries (onnxruntime's quantiser logs every tensor at INFO) at WARNING."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in ("training", "service"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+@click.command("text")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="YAML training config, e.g. training/text/configs/minilm.yaml")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override a config value (parsed as YAML), e.g. --set epochs=1 --set max_train_rows=300")
+def train_text(config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Fine-tune the text scam detector; the best dev checkpoint goes to the config's output_dir."""
+    _setup_logging()
+    from training.text.train import TextTrainConfig, train
+
+    try:
+        config = TextTrainConfig.from_yaml(config_path, overrides)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    record = train(config)
+    click.echo(json.dumps({"checkpoint": config.output_dir, "best": record["best"], "seconds": record["seconds"]},
+                          indent=2))
+
+
+@click.command("text")
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="folder written by `nepcheck train text`")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models/text"),
+              show_default=True, help="model folder; the version goes below it")
+@click.option("--version", required=True, help="version folder name, e.g. 1.0.0")
+@click.option("--calibrate-on", type=click.Choice(["dev", "train"]), default="dev", show_default=True,
+              help="split whose scores fit the calibration and thresholds")
+@click.option("--exporter", type=click.Choice(["dynamo", "torchscript"]), default="dynamo", show_default=True)
+@click.option("--force", is_flag=True, help="overwrite an existing version folder")
+def export_text(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool) -> None:
+    """Export a checkpoint to ONNX (fp32, int8, fp16), calibrate it and write OUT/VERSION/card.json."""
+    _setup_logging()
+    from training.text.export import export_text as run_export
+
+    result = run_export(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force)
+    card = result.card
+    overall = card["metrics"]["test"]["overall"]
+    click.echo(json.dumps({
+        "directory": str(result.directory),
+        "variants": sorted(card["variants"]),
+        "default_variant": card["default_variant"],
+        "calibration": card["calibration"],
+        "thresholds": card["thresholds"],
+        "checks_against_pytorch": card["onnx"]["checks_against_pytorch"],
+        "test": {k: overall[k] for k in ("n", "roc_auc", "pr_auc", "ece")} | {"f1": overall["at_likely_scam"]["f1"]},
+    }, indent=2))
+
+
+@click.command("text")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="exported model folder, e.g. models/text/1.0.0")
+@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
+@click.option("--variant", default="default", show_default=True, help="card variant: fp32, int8, fp16 or default")
+@click.option("--seed-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="seed corpus folder (default: the corpora named in the card)")
+@click.option("--uci", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="UCI SMSSpamCollection file")
+@click.option("--mishra", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Mishra-Soni Dataset_5971.csv")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder for report.json and report.md")
+def eval_text(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
+              mishra: Path | None, out: Path) -> None:
+    """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table."""
+    _setup_logging()
+    from training.text.evaluate import evaluate_model, write_report
+
+    corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra}
+    report = evaluate_model(model_dir, split=split, variant=variant,
+                            corpora=corpora if any(corpora.values()) else None)
+    click.echo(write_report(report, out))
