@@ -7,9 +7,9 @@ exactly or refused with a message naming the field, never half-read.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CARD_SCHEMA_VERSION = 1
 
@@ -67,9 +67,25 @@ class Calibration(_Strict):
 
 
 class Variant(_Strict):
+    """One ONNX file of the model; `external_data` hashes the weight shards it references (shard file -> sha256).
+
+    Weights go to shards when one file would exceed the repository's size limit; the card hashes every shard so
+    that a tampered or incomplete copy is refused like a changed ONNX file.
+    """
+
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    external_data: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(default_factory=dict)
+
+    @field_validator("external_data")
+    @classmethod
+    def _plain_file_names(cls, shards: dict[str, str]) -> dict[str, str]:
+        # Shards are read from the model folder; a path could point the service at any file on the machine.
+        for name in shards:
+            if not name or "/" in name or "\\" in name or ".." in name:
+                raise ValueError(f"external_data names must be plain file names in the model folder, got {name!r}")
+        return shards
 
 
 class ModelCard(BaseModel):

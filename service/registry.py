@@ -84,7 +84,13 @@ def read_card(directory: Path) -> ModelCard:
 
 
 def load_artifact(directory: Path, *, variant: str = "default", task: str | None = None) -> Artifact:
-    """Validate the card and check the chosen variant's hash; the ONNX graph itself is checked by the engine."""
+    """Validate the card and check the chosen variant's hashes; the ONNX graph itself is checked by the engine.
+
+    Hashed are the variant's ONNX file and every external-data shard the card lists. That the ONNX file
+    references no other external file is not checked here, since reading its initializers needs the `onnx`
+    package, which the service does not depend on; the exporter guarantees it instead (`training.onnx_shards`
+    `shards_of` must equal the card's list), and the ONNX file's own hash pins the references it makes.
+    """
     card = read_card(directory)
     if task is not None and card.task != task:
         raise ModelError(f"{directory}: card says task '{card.task}', expected '{task}'")
@@ -101,6 +107,18 @@ def load_artifact(directory: Path, *, variant: str = "default", task: str | None
             f"{onnx_path}: sha256 {actual[:12]}... does not match the card's {spec.sha256[:12]}...; "
             "the file was changed or copied incompletely"
         )
+    for shard, digest in sorted(spec.external_data.items()):
+        shard_path = directory / shard
+        if not shard_path.is_file():
+            raise ModelError(
+                f"{directory}: card names {shard} in variants.{chosen}.external_data, which does not exist"
+            )
+        actual = sha256_file(shard_path)
+        if actual != digest:
+            raise ModelError(
+                f"{shard_path}: sha256 {actual[:12]}... does not match the card's "
+                f"variants.{chosen}.external_data {digest[:12]}...; the file was changed or copied incompletely"
+            )
     return Artifact(card=card, directory=directory, variant=chosen)
 
 

@@ -48,12 +48,20 @@ def train_text(config_path: Path, overrides: tuple[str, ...]) -> None:
               help="split whose scores fit the calibration and thresholds")
 @click.option("--exporter", type=click.Choice(["dynamo", "torchscript"]), default="dynamo", show_default=True)
 @click.option("--force", is_flag=True, help="overwrite an existing version folder")
-def export_text(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool) -> None:
+@click.option("--ship", default=None, metavar="fp32,int8,fp16",
+              help="variants to ship, comma-separated [default: all that pass their checks]")
+def export_text(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool,
+                ship: str | None) -> None:
     """Export a checkpoint to ONNX (fp32, int8, fp16), calibrate it and write OUT/VERSION/card.json."""
     _setup_logging()
+    from training.text.export import VARIANT_FILES
     from training.text.export import export_text as run_export
 
-    result = run_export(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force)
+    names = None if ship is None else [n.strip() for n in ship.split(",") if n.strip()]
+    if names is not None and (not names or not set(names) <= set(VARIANT_FILES)):
+        raise click.BadParameter(f"name some of {','.join(VARIANT_FILES)}, got {ship!r}", param_hint="--ship")
+    result = run_export(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force,
+                        ship=names)
     card = result.card
     overall = card["metrics"]["test"]["overall"]
     click.echo(json.dumps({

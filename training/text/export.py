@@ -5,12 +5,16 @@ Writes `model.onnx` (fp32), `model.int8.onnx` (dynamic int8 weights, for CPU) an
 match to 1e-4 in the logits or the export fails. Calibration and thresholds are fitted on dev scores made the
 way the service makes them (`onnx_scoring`). A reduced-precision variant ships (is named in the card) only
 when its test F1 at the `likely_scam` threshold stays within one point of fp32's; the card's default is int8
-when it ships, else fp32. All variants share the fp32 calibration: their logits agree to about 1e-2.
+when it ships, else fp32 (else the one shipped). All variants share the fp32 calibration: their logits agree to
+about 1e-2. `ship` narrows the variants further by choice (size: the repository keeps `models/` small); those
+left out are deleted and the card's checks say why.
 
 Exporter: torch.export-based (`dynamo=True`, the default since torch 2.9) at opset 18. For BERT under
 transformers 5 it gives a graph half the size of the TorchScript exporter's, with no trace-time constants
-from the masking code, and matches eager to ~1e-7. Weights are stored inside `model.onnx` (no external data
-file), because the card's sha256 covers that one file only.
+from the masking code, and matches eager to ~1e-7. The exporter writes weights inside `model.onnx`; a shipped
+variant larger than 16 MiB then has its weights moved to external-data shards of at most 16 MiB
+(`training.onnx_shards`), because the repository refuses files over 20 MiB. The card hashes every shard and lists
+exactly the files the graph references, which the service cannot check itself (it does not depend on `onnx`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from torch import nn
 from service.card import LABELS
 from service.registry import CARD_FILE, sha256_file, write_card
 from service.text.tokenize import TextEncoder
+from training.onnx_shards import SHARD_BYTES, shard_external_data, shards_of
 from training.text.calibration import TextCalibration, calibrate
 from training.text.corpora import TextRow, load_corpora, select
 from training.text.evaluate import binary_metrics, evaluate_scores
@@ -42,6 +47,7 @@ OPSET = 18
 FP32_TOLERANCE = 1e-4
 MAX_F1_DROP = 0.01
 VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+NOT_SHIPPED_BY_CHOICE = "not shipped by choice (size)"
 PARITY_SENTENCES = (
     "Hoi, zullen we vanavond samen eten?",
     "Uw rekening is geblokkeerd. Maak vandaag nog uw saldo over naar een veilige rekening.",
@@ -157,10 +163,17 @@ def export_text(
     calibrate_on: str = "dev",
     exporter: str = "dynamo",
     force: bool = False,
+    ship: Sequence[str] | None = None,
 ) -> ExportResult:
-    """Export, check, calibrate and write the card; refuses to overwrite a version unless `force`."""
+    """Export, check, calibrate and write the card; refuses to overwrite a version unless `force`.
+
+    `ship` names the variants to ship among those that pass their checks (default: all that pass).
+    """
     from transformers import AutoModelForSequenceClassification
 
+    wanted = list(VARIANT_FILES) if ship is None else list(dict.fromkeys(ship))
+    if not wanted or not set(wanted) <= set(VARIANT_FILES):
+        raise ValueError(f"ship must name some of {list(VARIANT_FILES)}, got {list(ship or [])}")
     config, record = read_record(checkpoint)
     directory = out_root / version
     if (directory / CARD_FILE).exists() and not force:
@@ -168,6 +181,9 @@ def export_text(
     directory.mkdir(parents=True, exist_ok=True)
     for stale in [*VARIANT_FILES.values(), TOKENIZER_FILE, CARD_FILE]:
         (directory / stale).unlink(missing_ok=True)
+    for file in VARIANT_FILES.values():
+        for shard in directory.glob(f"{Path(file).stem}.data-*"):
+            shard.unlink()
 
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, local_files_only=True).eval()
     shutil.copyfile(checkpoint / TOKENIZER_FILE, directory / TOKENIZER_FILE)
@@ -197,23 +213,57 @@ def export_text(
                 for name, session in sessions.items()}
     test_f1 = {name: binary_metrics(test_labels, llr, fitted.thresholds["likely_scam"])["f1"] or 0.0
                for name, llr in test_llr.items()}
-    shipped = ["fp32"] + [n for n in ("int8", "fp16") if test_f1[n] >= test_f1["fp32"] - MAX_F1_DROP]
+    passed = ["fp32"] + [n for n in ("int8", "fp16") if test_f1[n] >= test_f1["fp32"] - MAX_F1_DROP]
+    shipped = [n for n in passed if n in wanted]
+    reasons: dict[str, str] = {}
+    for name in VARIANT_FILES:
+        if name not in passed:
+            reasons[name] = f"test F1 {test_f1[name]:.4f} is more than {MAX_F1_DROP} below fp32's {test_f1['fp32']:.4f}"
+        elif name not in wanted:
+            reasons[name] = NOT_SHIPPED_BY_CHOICE
+        if name in reasons:
+            log.warning("variant %s not shipped: %s", name, reasons[name])
+    if not shipped:
+        raise RuntimeError(f"no variant left to ship: asked for {wanted}, only {passed} passed their checks")
     for name in set(VARIANT_FILES) - set(shipped):
-        log.warning("variant %s not shipped: test F1 %.4f vs fp32 %.4f", name, test_f1[name], test_f1["fp32"])
         paths[name].unlink()
-    default = "int8" if "int8" in shipped else "fp32"
+    default = "int8" if "int8" in shipped else "fp32" if "fp32" in shipped else shipped[0]
+    variants = {n: ship_variant(paths[n], n, sessions[n], batches[-1]) for n in shipped}
 
     card = build_card(
         name=out_root.name, version=version, config_record=record, fitted=fitted, exporter=exporter,
-        variants={n: {"file": VARIANT_FILES[n], "sha256": sha256_file(paths[n]), "precision": n} for n in shipped},
+        variants=variants,
         default_variant=default,
-        checks={n: {**parity[n], "test_f1_at_likely_scam": test_f1[n], "shipped": n in shipped} for n in parity},
+        checks={n: {**parity[n], "test_f1_at_likely_scam": test_f1[n], "shipped": n in shipped,
+                    **({"reason": reasons[n]} if n in reasons else {})} for n in parity},
         metrics={"test": evaluate_scores(test_rows, test_llr[default], fitted.thresholds),
                  "variant": default, "calibrated_on": calibrate_on},
         max_length=config.max_length, stride=config.stride,
     )
     write_card(directory, card)
     return ExportResult(directory=directory, card=card)
+
+
+def ship_variant(path: Path, precision: str, session: Any, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The card's entry for one shipped file, its weights moved to hashed shards when it exceeds SHARD_BYTES.
+
+    The service hashes only the files the card lists and cannot read the graph, so the card must list exactly
+    the files the graph references; and a sharded graph must compute what it did before (`session`, opened on
+    the file before sharding).
+    """
+    entry: dict[str, Any] = {"file": path.name, "precision": precision}
+    if path.stat().st_size > SHARD_BYTES:
+        (before,) = session.run(["logits"], feeds)
+        entry["external_data"] = shard_external_data(path, max_shard_bytes=SHARD_BYTES)
+        (after,) = open_session(path).run(["logits"], feeds)
+        if not np.allclose(after, before, rtol=0, atol=1e-6):
+            raise RuntimeError(f"{path}: logits changed by sharding ({np.max(np.abs(after - before)):.2e})")
+    referenced = shards_of(path)
+    if referenced != sorted(entry.get("external_data", {})):
+        raise RuntimeError(f"{path}: the graph references external files {referenced}, the card would list "
+                           f"{sorted(entry.get('external_data', {}))}")
+    entry["sha256"] = sha256_file(path)  # after sharding: the graph file without its weights
+    return entry
 
 
 def build_card(
@@ -223,7 +273,7 @@ def build_card(
     config_record: dict[str, Any],
     fitted: TextCalibration,
     exporter: str,
-    variants: dict[str, dict[str, str]],
+    variants: dict[str, dict[str, Any]],
     default_variant: str,
     checks: dict[str, Any],
     metrics: dict[str, Any],

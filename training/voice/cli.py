@@ -83,7 +83,6 @@ def eval_voice(model_dir: Path, manifest: Path, split: str, conditions: tuple[st
     _setup_logging()
     from training.voice.evaluate import evaluate
 
-    report = evaluate(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
+    evaluate(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
                       update_card_as=(metrics_name or f"{manifest.parent.name}/{split}") if update_card else None)
     click.echo((out_dir / "report.md").read_text())
-    click.echo(f"overall: {json.dumps(report['overall'])}")

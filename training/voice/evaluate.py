@@ -16,7 +16,7 @@ from typing import Any
 from service.card import VoiceInput
 from service.registry import CARD_FILE, load_artifact
 from training.corpora.manifest import read_manifest
-from training.spoof_report import ScoredClip, markdown_table, write_report
+from training.spoof_report import ScoredClip, markdown_table, write_keyed_scores, write_report
 from training.voice.scoring import ClipScore, open_session, score_rows
 
 log = logging.getLogger(__name__)
@@ -53,24 +53,31 @@ def evaluate(
     scores = score_rows(session, spec, rows, manifest, conditions)
     clips = to_scored(scores, artifact.card.calibration.scale, artifact.card.calibration.bias)
 
-    per_condition = {}
+    both = {c.label for c in clips} == {"bonafide", "spoof"}
+    table = []
     for condition in conditions:
         subset = [c for c in clips if c.condition == condition]
-        report = write_report(out_dir / condition, subset,
-                              title=f"{artifact.card.name} {artifact.card.version} on {manifest.parent.name}/{split}"
-                                    f", {condition}")
-        per_condition[condition] = report
-    pooled = write_report(out_dir / "pooled", clips, title=f"{artifact.card.name} {artifact.card.version}, pooled")
-
-    table = [{"condition": c, **{k: r["overall"].get(k) for k in SUMMARY_KEYS},
-              "fpr_bonafide_at_card_likely_fake": _fpr(clips, c, artifact.card.thresholds["likely_fake"]),
-              "fpr_bonafide_at_card_fake": _fpr(clips, c, artifact.card.thresholds["fake"])}
-             for c, r in per_condition.items()]
+        row: dict[str, Any] = {"condition": condition, **dict.fromkeys(SUMMARY_KEYS)}
+        if both:
+            report = write_report(out_dir / condition, subset,
+                                  title=f"{artifact.card.name} {artifact.card.version} on "
+                                        f"{manifest.parent.name}/{split}, {condition}")
+            row.update({k: report["overall"].get(k) for k in SUMMARY_KEYS})
+        else:  # a one-class set (e.g. studio speech) has no EER, only false-positive rates
+            (out_dir / condition).mkdir(parents=True, exist_ok=True)
+            write_keyed_scores(subset, out_dir / condition / "scores_keyed.tsv")
+            row.update(n_bonafide=sum(c.label == "bonafide" for c in subset),
+                       n_spoof=sum(c.label == "spoof" for c in subset))
+        row["fpr_bonafide_at_card_likely_fake"] = _fpr(subset, artifact.card.thresholds["likely_fake"])
+        row["fpr_bonafide_at_card_fake"] = _fpr(subset, artifact.card.thresholds["fake"])
+        table.append(row)
+    pooled = write_report(out_dir / "pooled", clips, title=f"{artifact.card.name} {artifact.card.version}, pooled") \
+        if both else None
     summary = {
         "model": {"name": artifact.card.name, "version": artifact.card.version, "variant": artifact.variant},
         "manifest": str(manifest), "split": split, "clips": len(rows),
         "by_condition": table,
-        "overall": pooled["overall"],
+        "overall": pooled["overall"] if pooled else None,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -85,8 +92,8 @@ def evaluate(
     return summary
 
 
-def _fpr(clips: Sequence[ScoredClip], condition: str, threshold: float) -> float | None:
-    bona = [c for c in clips if c.condition == condition and c.label == "bonafide"]
+def _fpr(clips: Sequence[ScoredClip], threshold: float) -> float | None:
+    bona = [c for c in clips if c.label == "bonafide"]
     return sum(c.score >= threshold for c in bona) / len(bona) if bona else None
 
 

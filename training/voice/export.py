@@ -197,6 +197,7 @@ def export(config: VoiceExportConfig) -> Path:
         **config.notes,
     }
     write_card(staging, card)
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is read by the service's user
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(staging), str(target))
     return target

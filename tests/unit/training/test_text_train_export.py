@@ -23,8 +23,9 @@ from service.registry import load_artifact, read_card, sha256_file
 from service.settings import Settings
 from service.text.tokenize import TextEncoder
 from tests.textkit import build_base_model, write_seed
+from training.onnx_shards import shards_of
 from training.text.corpora import load_seed, select
-from training.text.export import FP32_TOLERANCE, LogitsOnly, quantize_int8
+from training.text.export import FP32_TOLERANCE, NOT_SHIPPED_BY_CHOICE, LogitsOnly, export_text, quantize_int8
 from training.text.onnx_scoring import open_session, score_artifact
 from training.text.train import TextTrainConfig, resolve_base_model
 
@@ -142,7 +143,8 @@ def test_card_validates_and_the_service_loads_every_variant(run: Run) -> None:
         assert sha256_file(artifact.onnx_path) == variant.sha256
         assert variant.precision == name
     assert {p.name for p in run.model_dir.iterdir()} == {"card.json", "tokenizer.json",
-                                                         *(v.file for v in card.variants.values())}
+                                                         *(v.file for v in card.variants.values()),
+                                                         *(s for v in card.variants.values() for s in v.external_data)}
     sizes = card.training_data["sizes"]
     assert sizes["train"]["by_lang_label"] == {"en/legit": 12, "en/scam": 12, "nl/legit": 12, "nl/scam": 12}
     assert card.metrics["test"]["overall"]["n"] == 12
@@ -205,6 +207,46 @@ def test_a_tampered_model_file_is_refused(run: Run, tmp_path: Path) -> None:
         f.write(b"\0")
     with pytest.raises(ModelError, match="sha256"):
         load_artifact(copy, variant="fp32")
+
+
+def test_export_ships_the_chosen_variants_with_hashed_shards(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the tiny model has ~130 KB of weights: a 40 KB limit shards it as 16 MiB does a full-size BERT
+    monkeypatch.setattr("training.text.export.SHARD_BYTES", 40_000)
+    result = export_text(run.checkpoint, tmp_path / "text", "0.0.2", ship=["fp32"])
+    card = read_card(result.directory)
+    assert list(card.variants) == ["fp32"] and card.default_variant == "fp32"
+    checks = card.onnx["checks_against_pytorch"]
+    fp32_f1 = checks["fp32"]["test_f1_at_likely_scam"]
+    for name in ("int8", "fp16"):
+        passed = checks[name]["test_f1_at_likely_scam"] >= fp32_f1 - 0.01
+        assert checks[name]["shipped"] is False
+        assert (checks[name]["reason"] == NOT_SHIPPED_BY_CHOICE) == passed
+    variant = card.variants["fp32"]
+    assert len(variant.external_data) >= 3
+    assert shards_of(result.directory / variant.file) == sorted(variant.external_data)
+    assert {p.name for p in result.directory.iterdir()} == {"card.json", "tokenizer.json", "model.onnx",
+                                                            *variant.external_data}
+    artifact = load_artifact(result.directory, task="text")
+    encoder = TextEncoder(result.directory / "tokenizer.json", max_length=32, stride=8)
+    feeds = encoder.collate([w.input_ids for w in encoder.windows(LONG_TEXT)])
+    (sharded,) = open_session(artifact.onnx_path).run(["logits"], feeds)
+    (whole,) = open_session(run.model_dir / "model.onnx").run(["logits"], feeds)
+    assert np.max(np.abs(sharded - whole)) <= 1e-5
+    first = sorted(variant.external_data)[0]
+    with (result.directory / first).open("r+b") as f:
+        f.write(b"\1")
+    with pytest.raises(ModelError, match=f"{first}: sha256"):
+        load_artifact(result.directory, task="text")
+
+
+def test_export_refuses_unknown_variants_to_ship(run: Run, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["export", "text", "--checkpoint", str(run.checkpoint), "--out",
+                                       str(tmp_path / "text"), "--version", "0.0.3", "--ship", "fp32,int4"])
+    assert result.exit_code == 2 and "--ship" in result.output
+    with pytest.raises(ValueError, match="ship must name some of"):
+        export_text(run.checkpoint, tmp_path / "text", "0.0.3", ship=[])
 
 
 # ---------------------------------------------------------------- the service and the evaluation agree

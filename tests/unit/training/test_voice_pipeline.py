@@ -112,3 +112,18 @@ def test_export_calibrates_and_the_service_loads_the_card(trained: tuple[Path, P
         lines = (out / condition / "scores.tsv").read_text().splitlines()
         assert len(lines) == 1 + (20 if condition != "pooled" else 40)
     assert "synthetic/eval" in load_artifact(target, task="voice").card.metrics
+
+
+def test_a_bona_fide_only_set_reports_false_positive_rates(trained: tuple[Path, Path]) -> None:
+    root, manifest = trained
+    target = root / "models" / "voice" / "0.0.1"
+    if not target.exists():
+        pytest.skip("needs the export test's model")
+    from training.corpora.manifest import read_manifest
+
+    studio = root / "studio.csv"
+    write_manifest([r for r in read_manifest(manifest) if r.label == "bonafide" and r.split == "eval"], studio)
+    summary = evaluate(target, studio, split="eval", conditions=("clean",), out_dir=root / "eval-studio")
+    (row,) = summary["by_condition"]
+    assert row["n_bonafide"] == 10 and row["n_spoof"] == 0 and row["eer"] is None
+    assert 0.0 <= row["fpr_bonafide_at_card_fake"] <= row["fpr_bonafide_at_card_likely_fake"] <= 1.0
