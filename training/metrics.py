@@ -246,7 +246,10 @@ def min_cllr(bonafide_scores: Sequence[float] | np.ndarray, spoof_scores: Sequen
     spoof = _as_scores(spoof_scores, "spoof_scores")
     scores = np.concatenate([bonafide, spoof])
     is_spoof = np.concatenate([np.zeros(bonafide.size), np.ones(spoof.size)])
-    posterior = IsotonicRegression(increasing=True).fit_transform(scores, is_spoof)
+    # PAV on dense ranks rather than raw scores: the result is the same (rank-only), and sklearn returns NaN for
+    # near-equal float scores (seen with an untrained model's almost constant outputs).
+    _, ranks = np.unique(scores, return_inverse=True)
+    posterior = IsotonicRegression(increasing=True).fit_transform(ranks.astype(np.float64), is_spoof)
     with np.errstate(divide="ignore"):
         # Pure bins give posteriors of exactly 0 or 1, hence infinite LLRs, which cost nothing on their own class.
         llr = np.log(posterior) - np.log1p(-posterior) - math.log(spoof.size / bonafide.size)

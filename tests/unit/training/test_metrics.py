@@ -273,3 +273,13 @@ def test_min_cllr_bounds_and_invariance(bonafide: list[int], spoof: list[int]) -
     assert min_cllr(np.exp(b), np.exp(s)) == pytest.approx(best, abs=1e-9)
     # Cllr is symmetric: ASVspoof's bona-fide-high LLRs give the same cost.
     assert cllr(-s, -b) == pytest.approx(cllr(b, s))
+
+
+def test_min_cllr_is_finite_for_almost_constant_scores() -> None:
+    # An untrained model's outputs differ in the last bits; PAV on raw floats gave NaN here.
+    rng = np.random.default_rng(3)
+    base = 0.4567
+    bonafide = base + 1e-15 * rng.integers(0, 5, 12)
+    spoof = base + 1e-15 * rng.integers(0, 5, 10)
+    value = min_cllr(bonafide, spoof)
+    assert np.isfinite(value) and 0.0 <= value <= 1.0 + 1e-9
