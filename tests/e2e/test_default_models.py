@@ -29,5 +29,11 @@ def test_default_models_serve_every_endpoint(tmp_path) -> None:
                                                           "rekening, anders wordt uw rekening geblokkeerd."})
             assert text.status_code == 200, text.text
             assert text.json()["cues"]
+            legit = c.post("/v1/text/score", json={"text": "Hoi mam, ik ben om zes uur thuis. Zal ik brood meenemen?"})
+            assert legit.status_code == 200, legit.text
+            # The shipped model must rank an obvious safe-account demand above a family chat message.
+            assert text.json()["llr"] > legit.json()["llr"], (text.json(), legit.json())
+            models = c.get("/v1/models").json()
+            assert {m["task"] for m in models["models"]} == {"voice", "text"}
     finally:
         stop_server(server)

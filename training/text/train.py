@@ -69,6 +69,9 @@ class TextTrainConfig:
     threads: int = 0  # torch CPU threads; 0 = torch's default
     device: str = "auto"  # auto (cuda when available), cpu, cuda
     max_train_rows: int | None = None
+    # Cap on training texts drawn from any one source (seeded sample): keeps the large English SMS sets from
+    # drowning the Dutch seed corpus, whose share otherwise falls under 10%.
+    max_train_rows_per_source: int | None = None
     max_dev_rows: int | None = None
     progress: bool = True
 
@@ -269,7 +272,14 @@ def train(config: TextTrainConfig) -> dict[str, Any]:
     encoder = TextEncoder(out / TOKENIZER_FILE, max_length=config.max_length, stride=config.stride)
 
     rows = load_corpora(**config.corpus_paths())
-    train_rows = _subsample(select(rows, "train"), config.max_train_rows, config.seed)
+    train_rows = select(rows, "train")
+    if config.max_train_rows_per_source is not None:
+        by_source: dict[str, list[TextRow]] = {}
+        for row in train_rows:
+            by_source.setdefault(row.source, []).append(row)
+        train_rows = [r for group in by_source.values()
+                      for r in _subsample(group, config.max_train_rows_per_source, config.seed)]
+    train_rows = _subsample(train_rows, config.max_train_rows, config.seed)
     dev_rows = _subsample(select(rows, "dev"), config.max_dev_rows, config.seed)
     if not dev_rows:
         raise ValueError("the dev split is empty: model selection needs it")
