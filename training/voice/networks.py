@@ -411,7 +411,9 @@ def _oww_detector(*, sample_rate: int, window_samples: int, **options: object) -
 
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"the oww network runs at {SAMPLE_RATE} Hz only, not {sample_rate}")
-    return OWWDetector(**options)  # type: ignore[arg-type]
+    model = OWWDetector(**options)  # type: ignore[arg-type]
+    model.sample_rate, model.window_samples = sample_rate, window_samples  # the registry's contract
+    return model
 
 
 NETWORKS: dict[str, Callable[..., nn.Module]] = {

@@ -22,7 +22,8 @@ from training.voice import frontend  # noqa: E402
 from training.voice.networks import NETWORKS, build_network, count_parameters  # noqa: E402
 from training.voice.onnx_export import export_onnx  # noqa: E402
 
-NAMES = sorted(NETWORKS)
+# The pretrained openwakeword front-end runs at 16 kHz only and has its own tests (test_voice_oww.py).
+NAMES = sorted(set(NETWORKS) - {"oww"})
 
 
 @pytest.fixture(autouse=True, scope="module")
