@@ -11,7 +11,8 @@ import click
 from service.cli import LazyGroup
 
 
-def _setup_logging() -> None:
+def setup_logging() -> None:
+    """One log format for every training command (corpus, train, export, eval)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
@@ -64,7 +65,7 @@ def build_command(out: Path, manifests: tuple[Path, ...], bonafide_dirs: tuple[P
                   no_tts: bool, no_resynthesis: bool, workers: int) -> None:
     """Build an offline corpus whose classes differ only in synthesis: real speech and every spoof source
     through one randomised recording chain, split by whole systems and sources (OUT/manifest.csv, report.json)."""
-    _setup_logging()
+    setup_logging()
     from training.corpora.builder import BuildConfig, build
 
     if not manifests and not bonafide_dirs:
@@ -95,7 +96,7 @@ def vocode_command(manifest: Path, out: Path, steps: int, minutes: float, batch_
                    train_limit: int | None, copy_limit: int | None, device: str, seed: int) -> None:
     """Train a small MelGAN-class vocoder on bona fide speech and write copy-synthesised spoofs
     (OUT/vocoded.csv; system id melgan-s<steps>). Rerunning resumes from OUT/checkpoint.pt."""
-    _setup_logging()
+    setup_logging()
     from training.vocoder import run_vocode
     from training.vocoder.train import TrainConfig
 

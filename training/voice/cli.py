@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
-
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+from training.cli import setup_logging
 
 
 def _overrides(items: tuple[str, ...]) -> dict[str, Any]:
@@ -32,7 +29,7 @@ def _overrides(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config option")
 def train_voice(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Train a voice anti-spoofing network on a built corpus; keeps the best checkpoint by dev EER."""
-    _setup_logging()
+    setup_logging()
     from training.voice.train import load_config, train
 
     try:
@@ -57,7 +54,7 @@ def train_voice(config_path: Path | None, overrides: tuple[str, ...]) -> None:
 def export_voice(checkpoint: Path, manifest: Path, out_dir: Path, version: str, name: str, hop_s: float,
                  min_duration_s: float, no_int8: bool) -> None:
     """Export a checkpoint to ONNX, check parity, calibrate on dev and write card.json."""
-    _setup_logging()
+    setup_logging()
     from training.voice.export import VoiceExportConfig, export
 
     target = export(VoiceExportConfig(checkpoint=checkpoint, manifest=manifest, out_dir=out_dir, version=version,
@@ -80,7 +77,7 @@ def eval_voice(model_dir: Path, manifest: Path, split: str, conditions: tuple[st
                out_dir: Path, update_card: bool, metrics_name: str | None) -> None:
     """Score a manifest split through the service path and write EER/minDCF/actDCF/Cllr reports, DET and score
     files, per system, source and condition."""
-    _setup_logging()
+    setup_logging()
     from training.voice.evaluate import evaluate
 
     evaluate(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
