@@ -28,6 +28,10 @@ class VoiceInput(_Strict):
     window_s: float = Field(gt=0, le=60)
     hop_s: float = Field(gt=0, le=60)
     min_duration_s: float = Field(gt=0, le=60)
+    # The speech gate (service.audio.vad): a frame is speech at this Silero probability, and a window is scored
+    # only with this much speech in it (or half of a shorter clip). Cards written before the gate get defaults.
+    speech_threshold: float = Field(0.5, gt=0, lt=1)
+    min_speech_s: float = Field(1.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> VoiceInput:

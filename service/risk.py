@@ -12,13 +12,17 @@ URL_SHORTENERS = frozenset({"bit.ly", "tinyurl.com", "t.co", "is.gd", "goo.gl", 
 
 
 def _voice_reason(voice: VoiceResult) -> Reason:
-    peak = max(voice.windows, key=lambda w: w.score)
+    scored = [w for w in voice.windows if w.score is not None]
+    if voice.score is None or not scored:
+        return Reason(detector="voice", verdict=voice.verdict, score=None,
+                      detail=f"no speech to judge in {voice.duration_s:.1f} s of audio")
+    peak = max(scored, key=lambda w: w.score or 0.0)
     return Reason(
         detector="voice",
         verdict=voice.verdict,
         score=voice.score,
-        detail=f"voice synthesis score {voice.score:.2f} over {len(voice.windows)} window(s); "
-        f"strongest {peak.score:.2f} at {peak.start_s:.1f}-{peak.end_s:.1f} s",
+        detail=f"voice synthesis score {voice.score:.2f} over {len(scored)} speech window(s); "
+        f"strongest {peak.score or 0.0:.2f} at {peak.start_s:.1f}-{peak.end_s:.1f} s",
     )
 
 
@@ -55,8 +59,10 @@ def combine(voice: VoiceResult | None, text: TextResult | None, landing_url: str
     severity = 0
     score = 0.0
     if voice is not None:
-        severity = max(severity, VOICE_BANDS.index(voice.verdict))
-        score = max(score, voice.score)
+        # `no_speech` is no evidence either way: it adds a reason but neither severity nor score.
+        if voice.verdict in VOICE_BANDS and voice.score is not None:
+            severity = max(severity, VOICE_BANDS.index(voice.verdict))
+            score = max(score, voice.score)
         reasons.append(_voice_reason(voice))
     if text is not None:
         severity = max(severity, TEXT_BANDS.index(text.verdict))

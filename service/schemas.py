@@ -15,20 +15,32 @@ class ModelRef(BaseModel):
     variant: str
 
 
+VoiceVerdict = Literal["genuine", "inconclusive", "likely_fake", "fake", "no_speech"]
+OptionalScore = Field(ge=0.0, le=1.0, description="calibrated probability of a synthetic voice; null without speech")
+
+
 class WindowScore(BaseModel):
     start_s: float
     end_s: float
-    score: float = Score
-    llr: float
+    speech: bool = Field(description="whether the window holds enough speech to be judged; if not, no score")
+    speech_s: float = Field(description="seconds of speech the voice activity detector found in the window")
+    score: float | None = OptionalScore
+    llr: float | None
 
 
 class VoiceResult(BaseModel):
-    """A 'genuine' verdict means the model found no sign of synthesis; it is not proof of who is speaking."""
+    """A 'genuine' verdict means the model found no sign of synthesis; it is not proof of who is speaking.
 
-    score: float = Score
-    llr: float = Field(description="log-likelihood ratio synthetic vs. bona fide, mean over windows")
-    verdict: Literal["genuine", "inconclusive", "likely_fake", "fake"]
+    Audio without enough speech (silence, tones, music, noise) gets verdict `no_speech` and a null score.
+    """
+
+    score: float | None = OptionalScore
+    llr: float | None = Field(
+        description="log-likelihood ratio synthetic vs. bona fide, mean over the speech windows; null without speech"
+    )
+    verdict: VoiceVerdict
     windows: list[WindowScore]
+    speech_s: float = Field(description="seconds of speech found in the clip")
     duration_s: float
     source_sample_rate: int
     model: ModelRef

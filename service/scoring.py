@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from service.audio import DecodedAudio, resample
+from service.audio.vad import SpeechGate, enough_speech
 from service.calibration import llr_to_probability, logits_to_llr, verdict
+from service.card import VoiceInput
 from service.errors import InvalidInput
 from service.models import TextModel, VoiceModel
 from service.schemas import CueOut, ModelRef, TextResult, TextWindowScore, VoiceResult, WindowScore
@@ -25,11 +28,21 @@ def _elapsed_ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 3)
 
 
-def prepare_voice(model: VoiceModel, audio: DecodedAudio) -> tuple[np.ndarray, np.ndarray, int]:
-    """Windows at the model's rate, their start offsets, and the resampled length."""
-    spec = model.spec
+@dataclass(frozen=True)
+class PreparedVoice:
+    """Windows at the model's rate with what the speech gate found in each."""
+
+    frames: np.ndarray  # [n, window] float32
+    starts: np.ndarray  # start offsets in samples at the model rate
+    n_samples: int  # length at the model rate
+    speech_s: list[float]  # seconds of speech per window
+    judged: list[bool]  # windows with enough speech to score
+    total_speech_s: float
+
+
+def speech_windows(samples: np.ndarray, spec: VoiceInput) -> PreparedVoice:
+    """The model's windows over audio already at its rate, each with its speech: what training scores too."""
     rate = spec.sample_rate
-    samples = resample(audio.samples, audio.sample_rate, rate)
     frames, starts = frame_windows(
         samples,
         window=spec.window_samples,
@@ -37,32 +50,50 @@ def prepare_voice(model: VoiceModel, audio: DecodedAudio) -> tuple[np.ndarray, n
         min_samples=max(1, round(spec.min_duration_s * rate)),
         sample_rate=rate,
     )
-    return frames, starts, samples.size
+    gate = SpeechGate(rate, spec.speech_threshold)
+    gate.push(samples)
+    gate.finish()
+    spans = [(s, min(s + spec.window_samples, samples.size)) for s in starts.tolist()]
+    speech = [gate.speech_in(s, e) for s, e in spans]
+    judged = [enough_speech(sp, (e - s) / rate, spec.min_speech_s) for sp, (s, e) in zip(speech, spans, strict=True)]
+    return PreparedVoice(frames, starts, samples.size, speech, judged, gate.speech_s)
+
+
+def prepare_voice(model: VoiceModel, audio: DecodedAudio) -> PreparedVoice:
+    return speech_windows(resample(audio.samples, audio.sample_rate, model.spec.sample_rate), model.spec)
 
 
 async def score_voice(model: VoiceModel, audio: DecodedAudio, *, deadline: float) -> VoiceResult:
     started = time.perf_counter()
-    frames, starts, n_samples = await asyncio.to_thread(prepare_voice, model, audio)
-    logits = await model.infer(list(frames), deadline=deadline)
-    llrs = logits_to_llr(logits, model.card.calibration)
+    prepared = await asyncio.to_thread(prepare_voice, model, audio)
+    judged = [i for i, ok in enumerate(prepared.judged) if ok]
+    # Only speech reaches the model: a detector's output on silence, tones or music means nothing.
+    llrs = np.zeros(0)
+    if judged:
+        logits = await model.infer([prepared.frames[i] for i in judged], deadline=deadline)
+        llrs = logits_to_llr(logits, model.card.calibration)
+    by_window = dict(zip(judged, llrs.tolist(), strict=True))
     rate = model.spec.sample_rate
     window = model.spec.window_samples
     windows = [
         WindowScore(
             start_s=round(s / rate, 4),
-            end_s=round(min(s + window, n_samples) / rate, 4),
-            score=float(llr_to_probability(llr)),
-            llr=float(llr),
+            end_s=round(min(s + window, prepared.n_samples) / rate, 4),
+            speech=i in by_window,
+            speech_s=round(prepared.speech_s[i], 3),
+            score=float(llr_to_probability(by_window[i])) if i in by_window else None,
+            llr=by_window.get(i),
         )
-        for s, llr in zip(starts.tolist(), llrs.tolist(), strict=True)
+        for i, s in enumerate(prepared.starts.tolist())
     ]
     # Mean LLR: a whole-call judgement that one odd window cannot flip; the timeline shows local peaks.
-    aggregate = float(np.mean(llrs))
+    aggregate = float(np.mean(llrs)) if llrs.size else None
     return VoiceResult(
-        score=float(llr_to_probability(aggregate)),
+        score=float(llr_to_probability(aggregate)) if aggregate is not None else None,
         llr=aggregate,
-        verdict=verdict(aggregate, model.card),  # type: ignore[arg-type]
+        verdict=verdict(aggregate, model.card) if aggregate is not None else "no_speech",  # type: ignore[arg-type]
         windows=windows,
+        speech_s=round(prepared.total_speech_s, 3),
         duration_s=round(audio.duration_s, 4),
         source_sample_rate=audio.sample_rate,
         model=ModelRef(**model.ident),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from service.audio import StreamResampler, alaw_decode, mulaw_decode, pcm16_decode
+from service.audio.vad import SpeechGate
 from service.windowing import repeat_pad
 
 DECODERS: dict[str, Callable[[bytes], np.ndarray]] = {
@@ -23,7 +24,15 @@ BYTES_PER_SAMPLE = {"pcm_s16le": 2, "mulaw": 1, "alaw": 1}
 
 class StreamWindows:
     def __init__(
-        self, *, encoding: str, source_rate: int, model_rate: int, window: int, hop: int, min_samples: int
+        self,
+        *,
+        encoding: str,
+        source_rate: int,
+        model_rate: int,
+        window: int,
+        hop: int,
+        min_samples: int,
+        gate: SpeechGate | None = None,
     ) -> None:
         self._decode = DECODERS[encoding]
         self._width = BYTES_PER_SAMPLE[encoding]
@@ -33,6 +42,7 @@ class StreamWindows:
         self.hop = hop
         self.min_samples = min_samples
         self._resampler = StreamResampler(source_rate, model_rate)
+        self.gate = gate  # sees every model-rate sample as it arrives, so speech is known for each window
         self._carry = b""  # a sample split across two frames
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0  # absolute model-rate sample index of _buffer[0]
@@ -63,6 +73,8 @@ class StreamWindows:
     def finish(self) -> list[tuple[int, np.ndarray]]:
         """The windows that the end of the stream completes: a padded one or one aligned to the end."""
         self._append(self._resampler.flush())
+        if self.gate is not None:
+            self.gate.finish()
         windows = self._complete()
         total = self.total
         extra: list[tuple[int, np.ndarray]] = []
@@ -76,6 +88,8 @@ class StreamWindows:
         return windows + extra
 
     def _append(self, samples: np.ndarray) -> None:
+        if samples.size and self.gate is not None:
+            self.gate.push(samples)
         if samples.size:
             self._buffer = np.concatenate([self._buffer, samples.astype(np.float32, copy=False)])
 

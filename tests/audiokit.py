@@ -1,19 +1,46 @@
-"""Test audio, generated: a speech-like tone in every container and encoding the service accepts."""
+"""Test audio: a tone and short speech clips (`tests/data`, espeak-ng) in every container and encoding the service
+accepts. The speech gate scores only speech, so tests that expect a voice score send `speech(...)`; tones,
+silence and noise are for the paths that must not be scored."""
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
+from pathlib import Path
 
 import av
 import numpy as np
 import soundfile as sf
 
-from service.audio import alaw_encode, mulaw_encode, pcm16_encode
+from service.audio import alaw_encode, mulaw_encode, pcm16_encode, resample
+
+DATA = Path(__file__).with_name("data")
 
 
 def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
     return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+
+
+@functools.cache
+def _speech_clip(lang: str) -> np.ndarray:
+    samples, rate = sf.read(DATA / f"speech_{lang}.flac", dtype="float32")
+    assert rate == 16000
+    return samples
+
+
+def speech(seconds: float = 4.0, rate: int = 16000, lang: str = "en", amplitude: float = 0.5) -> np.ndarray:
+    """Synthetic speech (espeak-ng, see tests/data/README.md), looped or cut to `seconds` at `rate`."""
+    clip = _speech_clip(lang)
+    looped = np.resize(clip, int(seconds * 16000))
+    out = resample(looped, 16000, rate) if rate != 16000 else looped
+    peak = float(np.max(np.abs(out))) or 1.0
+    return (amplitude * out / peak).astype(np.float32)
+
+
+def loud_speech(seconds: float = 4.0, rate: int = 16000) -> np.ndarray:
+    """Speech clipped to a high level: the energy-based test model (tests/modelkit.py) calls it `fake`."""
+    return np.clip(3 * speech(seconds, rate, amplitude=1.0), -1.0, 1.0)
 
 
 def encode_sndfile(x: np.ndarray, fmt: str, subtype: str, rate: int = 16000) -> bytes:

@@ -79,7 +79,7 @@ class RequestContextMiddleware:
         log.info(
             "request_id=%s key_id=%s method=%s route=%s status=%d bytes_in=%d ms=%.1f%s",
             request_id, state.get("key_id", "-"), scope["method"], path, status, received, elapsed * 1000,
-            f" score={state['score']:.4f}" if "score" in state else "",
+            f" score={state['score']:.4f}" if state.get("score") is not None else "",
         )
 
 def _declared_length(headers: Headers) -> int:

@@ -4,7 +4,8 @@ Protocol (JSON text messages, binary audio frames):
 1. client -> {"event": "start", "encoding": "mulaw"|"alaw"|"pcm_s16le", "sample_rate": 8000, "call_id": "..."}
 2. server -> {"event": "started", "call_id", "model", "window_s", "hop_s"}
 3. client -> binary frames of raw audio, any size (telephony media streams send 20 ms)
-4. server -> {"event": "score", "call_id", "index", "start_s", "end_s", "score", "llr", "verdict"} per window
+4. server -> {"event": "score", "call_id", "index", "start_s", "end_s", "speech", "speech_s", "score", "llr",
+   "verdict"} per window; a window without enough speech has speech=false, null score and verdict "no_speech"
 5. client -> {"event": "stop"}; server -> {"event": "summary", ...} and closes normally.
 Errors: {"event": "error", "problem": {problem+json}} and the socket closes (1008 policy, 1011 server side).
 """
@@ -24,6 +25,7 @@ from starlette.types import Message
 
 from service.api.deps import AppState
 from service.api.problems import problem
+from service.audio.vad import SpeechGate, enough_speech
 from service.auth import presented_key
 from service.calibration import llr_to_probability, logits_to_llr, verdict
 from service.errors import InvalidInput, NepcheckError, Overloaded
@@ -108,25 +110,36 @@ async def _serve_stream(
     start = _parse_start(await _receive(websocket))
     spec = model.spec
     rate = spec.sample_rate
+    gate = SpeechGate(rate, spec.speech_threshold)
     windows = StreamWindows(
         encoding=start.encoding, source_rate=start.sample_rate, model_rate=rate, window=spec.window_samples,
         hop=max(1, round(settings.stream_hop_s * rate)), min_samples=max(1, round(spec.min_duration_s * rate)),
+        gate=gate,
     )
     await websocket.send_json({
         "event": "started", "call_id": start.call_id, "model": model.ident,
         "window_s": spec.window_s, "hop_s": settings.stream_hop_s,
     })
     llrs: list[float] = []
+    emitted = 0
 
     async def emit(completed: list[tuple[int, np.ndarray]]) -> None:
+        nonlocal emitted
         for offset, window in completed:
-            llr = await _score_window(model, window, settings.request_timeout_s)
-            llrs.append(llr)
-            await websocket.send_json({
-                "event": "score", "call_id": start.call_id, "index": len(llrs) - 1,
+            end = min(offset + spec.window_samples, windows.total)
+            speech_s = gate.speech_in(offset, end)
+            event = {
+                "event": "score", "call_id": start.call_id, "index": emitted,
                 "start_s": round(offset / rate, 4), "end_s": round((offset + spec.window_samples) / rate, 4),
-                "score": float(llr_to_probability(llr)), "llr": llr, "verdict": verdict(llr, model.card),
-            })
+                "speech": False, "speech_s": round(speech_s, 3), "score": None, "llr": None, "verdict": "no_speech",
+            }
+            emitted += 1
+            if enough_speech(speech_s, (end - offset) / rate, spec.min_speech_s):
+                llr = await _score_window(model, window, settings.request_timeout_s)
+                llrs.append(llr)
+                event.update(speech=True, score=float(llr_to_probability(llr)), llr=llr,
+                             verdict=verdict(llr, model.card))
+            await websocket.send_json(event)
 
     while True:
         message = await _receive(websocket)
@@ -149,14 +162,17 @@ async def _serve_stream(
     aggregate = float(np.mean(llrs)) if llrs else None
     summary = {
         "event": "summary", "call_id": start.call_id, "duration_s": round(windows.duration_s, 4),
-        "windows": len(llrs), "model": model.ident,
+        "windows": emitted, "speech_windows": len(llrs), "speech_s": round(gate.speech_s, 3), "model": model.ident,
         "llr": aggregate,
         "score": float(llr_to_probability(aggregate)) if aggregate is not None else None,
         "verdict": verdict(aggregate, model.card) if aggregate is not None else None,
         "max_window_score": float(llr_to_probability(max(llrs))) if llrs else None,
     }
-    if not llrs:
+    if not emitted:
         summary["detail"] = f"the stream was shorter than the {spec.min_duration_s:g} s the model needs"
+    elif not llrs:
+        summary["verdict"] = "no_speech"
+        summary["detail"] = "no window held enough speech to judge the voice"
     await websocket.send_json(summary)
     await websocket.close(code=1000)
     log.info("request_id=%s key_id=%s stream windows=%d duration_s=%.1f score=%s", request_id, key_id,

@@ -6,12 +6,12 @@ import socket
 import httpx
 import pytest
 
-from tests.audiokit import CONTAINERS, tone, wav_bytes
+from tests.audiokit import CONTAINERS, speech, wav_bytes
 from tests.conftest import USER_KEY
 
 pytestmark = pytest.mark.e2e
 
-WAV = CONTAINERS["audio/wav"](tone(3.0), 16000)
+WAV = CONTAINERS["audio/wav"](speech(3.0), 16000)
 
 
 def assert_problem(r: httpx.Response, status: int, code: str) -> None:
@@ -36,7 +36,7 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> None:
         (wav_bytes(b"\0\1" * 800, rate=1), "audio/wav", 422, "bad_sample_rate"),
         (WAV, "text/plain", 415, "unsupported_media_type"),
         (WAV, "image/png", 415, "unsupported_media_type"),
-        (CONTAINERS["audio/wav"](tone(121.0, 8000), 8000), "audio/wav", 422, "audio_too_long"),
+        (CONTAINERS["audio/wav"](speech(121.0, 8000), 8000), "audio/wav", 422, "audio_too_long"),
     ],
 )
 def test_bad_audio(client: httpx.Client, content: bytes, content_type: str | None, status: int, code: str) -> None:

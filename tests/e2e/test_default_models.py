@@ -5,7 +5,7 @@ import pytest
 
 from service.registry import list_versions
 from service.settings import PROJECT_ROOT
-from tests.audiokit import CONTAINERS, tone
+from tests.audiokit import CONTAINERS, speech
 from tests.conftest import USER_KEY, start_server, stop_server
 
 pytestmark = [
@@ -21,7 +21,7 @@ def test_default_models_serve_every_endpoint(tmp_path) -> None:
     server = start_server(tmp_path, PROJECT_ROOT / "models")
     try:
         with httpx.Client(base_url=server.url, headers={"X-API-Key": USER_KEY}, timeout=60) as c:
-            voice = c.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(6.0), 16000),
+            voice = c.post("/v1/voice/score", content=CONTAINERS["audio/wav"](speech(6.0), 16000),
                            headers={"Content-Type": "audio/wav"})
             assert voice.status_code == 200, voice.text
             assert 0.0 <= voice.json()["score"] <= 1.0 and voice.json()["windows"]

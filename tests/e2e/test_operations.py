@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.audiokit import CONTAINERS, tone
+from tests.audiokit import CONTAINERS, loud_speech, speech
 from tests.conftest import ADMIN_KEY, USER_KEY, start_server, stop_server
 from tests.modelkit import write_models, write_voice_model
 
 pytestmark = pytest.mark.e2e
-WAV = CONTAINERS["audio/wav"](tone(4.0), 16000)
+WAV = CONTAINERS["audio/wav"](speech(4.0), 16000)
 
 
 def test_health_ready_and_models(client: httpx.Client) -> None:
@@ -133,7 +133,7 @@ def test_rate_limit_is_per_key_with_retry_after(own_server) -> None:
 
 def test_full_queue_answers_503_with_retry_after_at_once(own_server) -> None:
     srv = own_server(NEPCHECK_QUEUE_MAX="3")
-    long_wav = CONTAINERS["audio/wav"](tone(10.0), 16000)  # 9 windows > a queue of 3
+    long_wav = CONTAINERS["audio/wav"](speech(10.0), 16000)  # 9 windows > a queue of 3
     started = time.monotonic()
     r = httpx.post(f"{srv.url}/v1/voice/score", content=long_wav, headers={"Content-Type": "audio/wav",
                                                                           "X-API-Key": USER_KEY})
@@ -169,8 +169,8 @@ def test_serve_with_a_bad_setting_names_it(models_dir: Path) -> None:
 
 def test_cli_scores_files_and_texts_locally(models_dir: Path, tmp_path: Path) -> None:
     loud, short = tmp_path / "loud.flac", tmp_path / "short.wav"
-    loud.write_bytes(CONTAINERS["audio/flac"](tone(3.0, amplitude=0.9), 16000))
-    short.write_bytes(CONTAINERS["audio/wav"](tone(0.1), 16000))
+    loud.write_bytes(CONTAINERS["audio/flac"](loud_speech(3.0), 16000))
+    short.write_bytes(CONTAINERS["audio/wav"](speech(0.1), 16000))
     env = {"NEPCHECK_MODELS_DIR": str(models_dir)}
     r = run_cli("score", "voice", str(loud), str(short), env=env)
     lines = [json.loads(line) for line in r.stdout.splitlines()]

@@ -7,7 +7,7 @@ import pytest
 import websockets
 
 from service.audio import mulaw_encode
-from tests.audiokit import tone
+from tests.audiokit import loud_speech, speech
 from tests.conftest import USER_KEY
 
 pytestmark = pytest.mark.e2e
@@ -33,14 +33,14 @@ async def converse(url: str, first: str | bytes, frames: list[bytes], *, stop: b
     return messages
 
 
-def mulaw_frames(seconds: float, amplitude: float = 0.5) -> list[bytes]:
-    data = mulaw_encode(tone(seconds, 8000, freq=300, amplitude=amplitude))
+def mulaw_frames(seconds: float, amplitude: float = 0.5, *, loud: bool = False) -> list[bytes]:
+    data = mulaw_encode(loud_speech(seconds, 8000) if loud else speech(seconds, 8000, amplitude=amplitude))
     return [data[i : i + 160] for i in range(0, len(data), 160)]
 
 
 def test_live_call_gets_a_score_per_window_and_a_summary(server) -> None:
     start = json.dumps({"event": "start", "encoding": "mulaw", "sample_rate": 8000, "call_id": "call-1"})
-    messages = asyncio.run(converse(server.ws_url, start, mulaw_frames(4.5, amplitude=0.9)))
+    messages = asyncio.run(converse(server.ws_url, start, mulaw_frames(4.5, loud=True)))
     assert messages[0]["event"] == "started" and messages[0]["call_id"] == "call-1"
     assert messages[0]["window_s"] == 2.0 and messages[0]["hop_s"] == 1.0
     scores = [m for m in messages if m.get("event") == "score"]
@@ -59,7 +59,7 @@ def test_pcm_stream_shorter_than_one_window_is_padded(server) -> None:
     from service.audio import pcm16_encode
 
     start = json.dumps({"event": "start", "encoding": "pcm_s16le", "sample_rate": 16000})
-    data = pcm16_encode(tone(1.2, 16000, amplitude=0.01))
+    data = pcm16_encode(speech(1.2, 16000, amplitude=0.05))
     messages = asyncio.run(converse(server.ws_url, start, [data[i : i + 641] for i in range(0, len(data), 641)]))
     scores = [m for m in messages if m.get("event") == "score"]
     assert len(scores) == 1 and scores[0]["verdict"] == "genuine"
@@ -100,3 +100,17 @@ def test_text_in_the_middle_of_audio_is_refused(server) -> None:
 def test_stream_needs_a_key(server) -> None:
     messages = asyncio.run(converse(server.ws_url, json.dumps({"event": "start"}), [], stop=False, headers={}))
     assert messages[0]["problem"]["code"] == "missing_api_key" and messages[-1]["close_code"] == 1008
+
+
+def test_a_call_without_speech_gets_no_speech(server) -> None:
+    from tests.audiokit import tone
+
+    start = json.dumps({"event": "start", "encoding": "mulaw", "sample_rate": 8000})
+    data = mulaw_encode(tone(3.5, 8000, freq=350) + tone(3.5, 8000, freq=440))  # a dial tone
+    messages = asyncio.run(converse(server.ws_url, start, [data[i : i + 160] for i in range(0, len(data), 160)]))
+    scores = [m for m in messages if m.get("event") == "score"]
+    assert scores and all(s["speech"] is False and s["score"] is None and s["verdict"] == "no_speech"
+                          for s in scores)
+    summary = messages[-2]
+    assert summary["event"] == "summary" and summary["verdict"] == "no_speech" and summary["score"] is None
+    assert summary["windows"] == len(scores) and summary["speech_windows"] == 0

@@ -3,7 +3,7 @@ import base64
 import httpx
 import pytest
 
-from tests.audiokit import CONTAINERS, tone
+from tests.audiokit import CONTAINERS, loud_speech, speech
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def test_long_text_is_scored_in_windows_and_a_late_scam_is_found(client: httpx.C
 
 
 def test_call_with_transcript_combines_both(client: httpx.Client) -> None:
-    audio = CONTAINERS["audio/wav"](tone(3.0, amplitude=0.9), 16000)
+    audio = CONTAINERS["audio/wav"](loud_speech(3.0), 16000)
     r = client.post("/v1/calls/score", files={"file": ("call.wav", audio, "audio/wav")},
                     data={"transcript": SCAM, "lang": "nl"})
     assert r.status_code == 200, r.text
@@ -50,7 +50,7 @@ def test_call_without_transcript_and_raw_mulaw(client: httpx.Client) -> None:
     from service.audio import mulaw_encode
 
     r = client.post("/v1/calls/score?encoding=mulaw&sample_rate=8000",
-                    files={"file": ("call.ulaw", mulaw_encode(tone(2.0, 8000, amplitude=0.01)),
+                    files={"file": ("call.ulaw", mulaw_encode(speech(2.0, 8000, amplitude=0.05)),
                                     "application/octet-stream")})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -58,7 +58,7 @@ def test_call_without_transcript_and_raw_mulaw(client: httpx.Client) -> None:
 
 
 def test_ad_with_soundtrack_and_landing_url(client: httpx.Client) -> None:
-    audio = base64.b64encode(CONTAINERS["audio/mpeg"](tone(3.0, amplitude=0.01), 16000)).decode()
+    audio = base64.b64encode(CONTAINERS["audio/mpeg"](speech(3.0, amplitude=0.05), 16000)).decode()
     r = client.post("/v1/ads/score", json={
         "id": "ad-42", "text": "Guaranteed returns with our bitcoin bot", "audio_base64": audio,
         "landing_url": "http://bit.ly/xyz", "advertiser": "Acme"})

@@ -5,25 +5,26 @@ import numpy as np
 import pytest
 
 from service.windowing import window_starts
-from tests.audiokit import CONTAINERS, RAW_ENCODERS, encode_sndfile, tone
+from tests.audiokit import CONTAINERS, RAW_ENCODERS, encode_sndfile, speech
 from tests.modelkit import VOICE_RATE, expected_voice_llr
 
 pytestmark = pytest.mark.e2e
 
 
 def check_shape(body: dict) -> None:
-    assert set(body) == {"score", "llr", "verdict", "windows", "duration_s", "source_sample_rate", "model",
-                         "elapsed_ms"}
+    assert set(body) == {"score", "llr", "verdict", "windows", "speech_s", "duration_s", "source_sample_rate",
+                         "model", "elapsed_ms"}
     assert 0.0 <= body["score"] <= 1.0
     assert body["verdict"] in {"genuine", "inconclusive", "likely_fake", "fake"}
     assert body["model"] == {"name": "voice", "version": "0.0.1", "variant": "fp32"}
     for w in body["windows"]:
-        assert set(w) == {"start_s", "end_s", "score", "llr"} and w["end_s"] > w["start_s"]
+        assert set(w) == {"start_s", "end_s", "speech", "speech_s", "score", "llr"} and w["end_s"] > w["start_s"]
+        assert w["speech"] and w["speech_s"] > 0
 
 
 @pytest.mark.parametrize("content_type", sorted(CONTAINERS))
 def test_every_container_is_scored(client: httpx.Client, content_type: str) -> None:
-    data = CONTAINERS[content_type](tone(3.0, 16000), 16000)
+    data = CONTAINERS[content_type](speech(3.0, 16000), 16000)
     r = client.post("/v1/voice/score", content=data, headers={"Content-Type": content_type})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -34,7 +35,7 @@ def test_every_container_is_scored(client: httpx.Client, content_type: str) -> N
 
 
 def test_score_is_what_the_model_computes_for_each_window(client: httpx.Client) -> None:
-    x = tone(5.0, VOICE_RATE) * np.linspace(0.01, 1.0, 5 * VOICE_RATE, dtype=np.float32)
+    x = speech(5.0, VOICE_RATE) * np.linspace(0.01, 1.0, 5 * VOICE_RATE, dtype=np.float32)
     r = client.post("/v1/voice/score", content=encode_sndfile(x, "WAV", "FLOAT", VOICE_RATE),
                     headers={"Content-Type": "audio/wav"})
     body = r.json()
@@ -47,15 +48,16 @@ def test_score_is_what_the_model_computes_for_each_window(client: httpx.Client) 
 
 
 def test_quiet_is_genuine_and_loud_is_fake(client: httpx.Client) -> None:
-    quiet = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(2.0, amplitude=0.01), 16000),
+    quiet = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](speech(2.0, amplitude=0.05), 16000),
                         headers={"Content-Type": "audio/wav"}).json()
-    loud = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(2.0, amplitude=0.9), 16000),
+    loud_speech = np.clip(3 * speech(2.0, amplitude=1.0), -1.0, 1.0)  # the test model calls energy "fake"
+    loud = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](loud_speech, 16000),
                        headers={"Content-Type": "audio/wav"}).json()
     assert quiet["verdict"] == "genuine" and loud["verdict"] == "fake"
 
 
 def test_multipart_upload(client: httpx.Client) -> None:
-    data = CONTAINERS["audio/flac"](tone(2.5), 16000)
+    data = CONTAINERS["audio/flac"](speech(2.5), 16000)
     r = client.post("/v1/voice/score", files={"file": ("clip.flac", data, "audio/flac")})
     assert r.status_code == 200, r.text
     check_shape(r.json())
@@ -63,7 +65,7 @@ def test_multipart_upload(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("encoding", sorted(RAW_ENCODERS))
 def test_raw_telephony_audio_at_8khz(client: httpx.Client, encoding: str) -> None:
-    data = RAW_ENCODERS[encoding](tone(4.0, 8000, freq=300))
+    data = RAW_ENCODERS[encoding](speech(4.0, 8000))
     r = client.post(f"/v1/voice/score?encoding={encoding}&sample_rate=8000", content=data,
                     headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 200, r.text
@@ -73,17 +75,17 @@ def test_raw_telephony_audio_at_8khz(client: httpx.Client, encoding: str) -> Non
 
 
 def test_long_audio_is_windowed_to_the_end_not_truncated(client: httpx.Client) -> None:
-    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(10.5), 16000),
+    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](speech(10.5), 16000),
                     headers={"Content-Type": "audio/wav"})
     windows = r.json()["windows"]
     assert len(windows) == 10 and windows[-1]["end_s"] == pytest.approx(10.5)
 
 
 def test_short_clip_is_padded_and_too_short_clip_is_422(client: httpx.Client) -> None:
-    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(1.0), 16000),
+    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](speech(1.0), 16000),
                     headers={"Content-Type": "audio/wav"})
     assert r.status_code == 200 and len(r.json()["windows"]) == 1
-    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone(0.2), 16000),
+    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](speech(0.2), 16000),
                     headers={"Content-Type": "audio/wav"})
     assert r.status_code == 422 and r.json()["code"] == "audio_too_short"
     assert r.headers["content-type"] == "application/problem+json"
@@ -94,7 +96,7 @@ def test_concurrent_requests_are_batched_and_all_answered(server) -> None:
 
     from tests.conftest import USER_KEY
 
-    data = CONTAINERS["audio/wav"](tone(4.0), 16000)
+    data = CONTAINERS["audio/wav"](speech(4.0), 16000)
 
     async def run() -> list[int]:
         async with httpx.AsyncClient(base_url=server.url, headers={"X-API-Key": USER_KEY}, timeout=30) as c:
@@ -105,3 +107,44 @@ def test_concurrent_requests_are_batched_and_all_answered(server) -> None:
     assert asyncio.run(run()) == [200] * 24
     metrics = httpx.get(f"{server.url}/metrics").text
     assert "nepcheck_batch_size_bucket" in metrics
+
+
+def _garbage_mp3_frames() -> bytes:
+    """MPEG-1 layer III frame headers (128 kbit/s, 44.1 kHz) followed by random payloads."""
+    rng = np.random.default_rng(1)
+    return b"".join(b"\xff\xfb\x90\x64" + rng.bytes(413) for _ in range(400))
+
+
+@pytest.mark.parametrize(
+    "name", ["digital silence", "440 Hz tone", "DTMF", "plucked strings", "white noise", "pink noise"]
+)
+def test_non_speech_is_never_judged(client: httpx.Client, name: str) -> None:
+    from tests.unit.test_vad import NON_SPEECH
+
+    r = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](NON_SPEECH[name](), 16000),
+                    headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["verdict"] == "no_speech" and body["score"] is None and body["llr"] is None
+    assert body["speech_s"] < 0.5
+    assert body["windows"] and all(not w["speech"] and w["score"] is None for w in body["windows"])
+
+
+def test_garbage_mp3_frames_are_refused_or_not_judged(client: httpx.Client) -> None:
+    r = client.post("/v1/voice/score", content=_garbage_mp3_frames(), headers={"Content-Type": "audio/mpeg"})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 200:
+        assert r.json()["verdict"] == "no_speech"
+    else:
+        assert r.json()["code"] in {"undecodable_audio", "empty_audio", "audio_too_short"}
+
+
+def test_only_the_speech_windows_of_a_clip_are_scored(client: httpx.Client) -> None:
+    x = np.concatenate([np.zeros(3 * VOICE_RATE, np.float32), speech(3.0, VOICE_RATE)])
+    body = client.post("/v1/voice/score", content=CONTAINERS["audio/wav"](x, VOICE_RATE),
+                       headers={"Content-Type": "audio/wav"}).json()
+    flags = [w["speech"] for w in body["windows"]]
+    assert flags[0] is False and flags[-1] is True
+    judged = [w["llr"] for w in body["windows"] if w["speech"]]
+    assert body["llr"] == pytest.approx(np.mean(judged), abs=1e-6)
+    assert body["verdict"] != "no_speech" and body["speech_s"] > 1.5

@@ -8,7 +8,7 @@ REF = ModelRef(name="m", version="1", variant="fp32")
 
 def voice(score: float, verdict: str) -> VoiceResult:
     return VoiceResult(score=score, llr=0.0, verdict=verdict, duration_s=4.0, source_sample_rate=8000, model=REF,
-                       elapsed_ms=1.0, windows=[WindowScore(start_s=0, end_s=4, score=score, llr=0.0)])
+                       elapsed_ms=1.0, speech_s=3.5, windows=[WindowScore(start_s=0, end_s=4, speech=True, speech_s=3.5, score=score, llr=0.0)])
 
 
 def text(score: float, verdict: str) -> TextResult:
@@ -36,3 +36,12 @@ def test_url_red_flags(url: str, flag: str) -> None:
 def test_clean_url_has_no_reasons_and_bad_url_does_not_raise() -> None:
     assert url_reasons("https://www.rijksoverheid.nl/onderwerpen") == []
     assert url_reasons("http://[::1") and url_reasons("http://[::1")[0].verdict == "malformed"
+
+
+def test_no_speech_adds_a_reason_but_no_risk() -> None:
+    silent = VoiceResult(score=None, llr=None, verdict="no_speech", duration_s=4.0, source_sample_rate=8000,
+                         model=REF, elapsed_ms=1.0, speech_s=0.0,
+                         windows=[WindowScore(start_s=0, end_s=4, speech=False, speech_s=0.0, score=None, llr=None)])
+    risk = combine(silent, text(0.1, "legit"))
+    assert risk.level == "low" and risk.score == 0.1
+    assert any(r.detector == "voice" and r.verdict == "no_speech" and "no speech" in r.detail for r in risk.reasons)
