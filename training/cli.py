@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from service.cli import LazyGroup
+
+if TYPE_CHECKING:
+    from training.corpora.loaders.demo_pages import PageSummary
 
 
 def setup_logging() -> None:
@@ -28,7 +32,8 @@ def corpus() -> None:
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="loader option, e.g. track=DF")
 def manifest_command(name: str, root: Path, out: Path, options: tuple[str, ...]) -> None:
     """Read public corpus NAME at ROOT into a manifest (asvspoof2019_la, asvspoof2021, asvspoof5, in_the_wild,
-    wavefake, mlaad, csv)."""
+    wavefake, mlaad, csv, demo_pages)."""
+    setup_logging()
     from training.corpora.loaders import load_corpus
     from training.corpora.manifest import write_manifest
 
@@ -41,6 +46,53 @@ def manifest_command(name: str, root: Path, out: Path, options: tuple[str, ...])
     labels = {label: sum(r.label == label for r in rows) for label in ("bonafide", "spoof")}
     click.echo(f"wrote {count} rows to {out}: {labels['bonafide']} bona fide, {labels['spoof']} spoof, "
                f"{len({r.system for r in rows})} systems")
+
+
+@corpus.command("demo-pages")
+@click.option("--mirror", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="folder of repository snapshots, one <owner>+<repo>/ each (as fetch lays them out)")
+@click.option("--mappings", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("datasets/demo_pages"), show_default=True, help="folder of <owner>__<repo>.yaml mappings")
+@click.option("--reserved", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="sha256 list of clips reserved for independent evaluation; they are dropped")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where audio read from git goes (default datasets/built/demo_pages)")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="manifest CSV to write")
+@click.option("--check", is_flag=True, help="only plan: print what each mapping makes of its snapshot")
+def demo_pages_command(mirror: Path, mappings: Path, reserved: Path | None, cache: Path | None, out: Path | None,
+                       check: bool) -> None:
+    """Read every demo page mapped in MAPPINGS from its snapshot under MIRROR into one manifest (labels from
+    each page's HTML, audio from git into a git-ignored cache). Mappings without a snapshot are skipped."""
+    setup_logging()
+    from training.corpora.loaders.demo_pages import check_all_demo_pages, load_all_demo_pages
+    from training.corpora.manifest import write_manifest
+
+    if check:
+        summaries = check_all_demo_pages(mirror, mappings)
+        click.echo(_demo_page_table(summaries))
+        if any(s.problem and s.problem != "no snapshot" for s in summaries):
+            raise SystemExit(1)
+        return
+    if out is None:
+        raise click.UsageError("give -o/--out (or --check to only plan)")
+    rows = load_all_demo_pages(mirror, mappings, cache_dir=cache, reserved=reserved)
+    count = write_manifest(rows, out)
+    labels = {label: sum(r.label == label for r in rows) for label in ("bonafide", "spoof")}
+    click.echo(f"wrote {count} rows to {out}: {labels['bonafide']} bona fide, {labels['spoof']} spoof, "
+               f"{len({r.source for r in rows})} pages, {len({r.system for r in rows if r.label == 'spoof'})} systems")
+
+
+def _demo_page_table(summaries: list[PageSummary]) -> str:
+    """One Markdown row per mapping: what it makes of its snapshot, or why it makes nothing."""
+    lines = ["| repo | bona fide | spoof | skipped | unmatched | absent | systems | families |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for s in summaries:
+        if s.problem:
+            lines.append(f"| {s.repo} ({Path(s.mapping).name}) | {s.problem.replace('|', '/')} | | | | | | |")
+        else:
+            lines.append(f"| {s.repo} | {s.bonafide} | {s.spoof} | {s.skipped} | {s.unmatched} | {s.absent} | "
+                         f"{', '.join(s.systems)} | {', '.join(s.families)} |")
+    return "\n".join(lines)
 
 
 @corpus.command("build")

@@ -7,9 +7,9 @@ resynthesis (WORLD, MLSA, Griffin-Lim) of the bona fide clips, and from neural-v
 same randomised recording chain (`training.channel.apply_chain`) and the same crop, and is written as 16-bit
 FLAC at one rate, so that level, silence, length, bit depth and recording conditions carry no class.
 
-Splits hold out whole systems (spoofs) and whole sources (bona fide), never single clips, unless the input
-already names a split. Every clip gets its own random generator seeded from (seed, clip index), so a build
-is reproducible whatever the number of worker processes.
+Splits hold out whole families of systems (spoofs; a system without a family is its own) and whole sources
+(bona fide), never single clips, unless the input already names a split. Every clip gets its own random
+generator seeded from (seed, clip index), so a build is reproducible whatever the number of worker processes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from service.errors import NepcheckError
 from training.channel import MatchedChain, apply_chain
 from training.corpora.audio_io import load_clip, source_rate, write_clip
 from training.corpora.loaders import load_csv
-from training.corpora.manifest import ManifestRow, write_manifest
+from training.corpora.manifest import ManifestRow, family_of, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Job:
     engine: str = ""
     voice: str = ""
     text: str = ""
+    family: str = ""  # empty: the system is its own family
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -119,7 +120,10 @@ def _narrow_sources(rows: list[ManifestRow], min_rate: int) -> tuple[list[Manife
 
 
 def assign_splits(rows: list[ManifestRow], fractions: tuple[float, float, float], seed: int) -> list[ManifestRow]:
-    """Whole systems (spoof) and whole sources (bona fide) to train/dev/eval; existing splits are kept.
+    """Whole families (spoof) and whole sources (bona fide) to train/dev/eval; existing splits are kept.
+
+    A spoof family (`family_of`) is held out whole, so eval's "unseen" attacks are not a sibling checkpoint of a
+    training system.
 
     Groups are taken largest first (ties in a seeded random order), each into the split furthest below its
     share of the clips, so the splits get their fractions of clips, not of groups, even when one source holds
@@ -142,7 +146,7 @@ def assign_splits(rows: list[ManifestRow], fractions: tuple[float, float, float]
 
 
 def _group(row: ManifestRow) -> str:
-    return row.system if row.label == "spoof" else row.source
+    return family_of(row) if row.label == "spoof" else row.source
 
 
 # -------------------------------------------------------------------------------------------------- jobs
@@ -162,7 +166,7 @@ def plan_jobs(
 
     for row in rows:
         add(kind="file", label=row.label, system=row.system, speaker=row.speaker, language=row.language,
-            source=row.source, split=row.split, path=row.path)
+            source=row.source, split=row.split, path=row.path, family=row.family)
     for engine in engines:
         for lang in ("nl", "en"):
             voices = engine.voices(lang)
@@ -185,9 +189,9 @@ def plan_jobs(
 
 
 def _split_jobs(jobs: list[Job], config: BuildConfig) -> list[Job]:
-    """Splits for generated clips too: a TTS engine or vocoder is one system, held out whole."""
-    rows = [ManifestRow(path=str(j.index), label=j.label, system=j.system, source=j.source, split=j.split)
-            for j in jobs]
+    """Splits for generated clips too: a TTS engine or vocoder is one system, held out whole with its family."""
+    rows = [ManifestRow(path=str(j.index), label=j.label, system=j.system, source=j.source, split=j.split,
+                        family=j.family) for j in jobs]
     split_rows = assign_splits(rows, config.split_fractions, config.seed)
     return [Job(**{**asdict(j), "split": r.split}) for j, r in zip(jobs, split_rows, strict=True)]
 
@@ -240,7 +244,7 @@ def render(job: Job, config: BuildConfig, out_dir: Path) -> tuple[ManifestRow | 
     write_clip(path, processed, config.rate)
     return ManifestRow(path=str(path.relative_to(out_dir)), label=job.label, system=job.system,
                        speaker=job.speaker, language=job.language, split=job.split, source=job.source,
-                       condition="matched"), None
+                       condition="matched", family=job.family), None
 
 
 def _safe(name: str) -> str:

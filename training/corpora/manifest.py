@@ -2,12 +2,16 @@
 
 A manifest is a CSV with the columns of `ManifestRow`. `system` is the attack id (`bonafide` rows carry the
 recording's source, e.g. `human`), `source` the corpus or page a clip comes from, `condition` its channel
-(`clean`, `mulaw8k`, ...). Hold-out splits are made over whole systems and whole sources, never over clips.
+(`clean`, `mulaw8k`, ...), `family` the architecture a spoof system belongs to (empty: the system is its own
+family). Hold-out splits are made over whole families and whole sources, never over clips: two checkpoints of
+one architecture (`valle` on two demo pages) in train and eval would make "unseen attacks" a seen one.
+Manifests written before `family` existed read as rows with an empty family.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -26,6 +30,7 @@ class ManifestRow:
     split: str = ""
     source: str = ""
     condition: str = "clean"
+    family: str = ""
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -40,6 +45,30 @@ class ManifestRow:
 
 
 COLUMNS = tuple(f.name for f in fields(ManifestRow))
+
+
+# Waveform generators whose variants (checkpoints, sizes, bitrates, re-implementations) are one family.
+KNOWN_FAMILIES = (
+    "hifigan", "waveglow", "wavenet", "pwg", "griffinlim", "melgan", "univnet", "bigvgan", "vocos", "encodec",
+    "waveflow", "diffwave", "world", "dac", "soundstream", "istftnet", "clarinet", "lpcnet", "autovc", "diffvc",
+)
+
+
+def system_family(system: str) -> str:
+    """The family a system name implies when a manifest names none.
+
+    "acoustic+vocoder" systems belong to the vocoder's family (the waveform generator leaves the artefacts a
+    detector sees), and decorations such as "(copy-synthesis)", "@6kbps" or "_codec" are variants of one
+    family: "fastspeech2+hifigan" and "hifigan(copy-synthesis)" are both "hifigan".
+    """
+    name = system.lower().rsplit("+", 1)[-1]
+    name = re.split(r"[(@]", name)[0].strip(" )")
+    return next((family for family in KNOWN_FAMILIES if name.startswith(family)), name or system)
+
+
+def family_of(row: ManifestRow) -> str:
+    """The family a row's system belongs to: the manifest's `family`, else what the system name implies."""
+    return row.family or system_family(row.system)
 
 
 def write_manifest(rows: Iterable[ManifestRow], path: Path) -> int:

@@ -469,7 +469,8 @@ def test_csv_errors(shared_csv: Path, tmp_path: Path) -> None:
 
 
 def test_registry_and_dispatch(asv19: Path, itw: Path) -> None:
-    assert set(LOADERS) == {"asvspoof2019_la", "asvspoof2021", "asvspoof5", "in_the_wild", "wavefake", "mlaad", "csv"}
+    assert set(LOADERS) == {"asvspoof2019_la", "asvspoof2021", "asvspoof5", "in_the_wild", "wavefake", "mlaad", "csv",
+                            "demo_pages"}
     assert load_corpus("asvspoof2019_la", asv19, parts=("eval",)) == load_asvspoof2019_la(asv19, parts=("eval",))
     assert load_corpus("in_the_wild", itw) == load_in_the_wild(itw)
     with pytest.raises(ValueError, match="unknown corpus 'asvspoof2017'.*asvspoof2019_la"):

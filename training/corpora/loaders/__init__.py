@@ -15,6 +15,7 @@ from training.corpora.loaders.asvspoof5 import load_asvspoof5
 from training.corpora.loaders.asvspoof2019 import load_asvspoof2019_la
 from training.corpora.loaders.asvspoof2021 import load_asvspoof2021
 from training.corpora.loaders.csv_manifest import load_csv
+from training.corpora.loaders.demo_pages import load_all_demo_pages, load_demo_pages
 from training.corpora.loaders.in_the_wild import load_in_the_wild
 from training.corpora.loaders.mlaad import load_mailabs, load_mlaad
 from training.corpora.loaders.wavefake import load_wavefake
@@ -28,11 +29,13 @@ LOADERS: dict[str, Callable[..., list[ManifestRow]]] = {
     "wavefake": load_wavefake,
     "mlaad": load_mlaad,
     "csv": load_csv,
+    "demo_pages": load_demo_pages,
 }
 
 
 def load_corpus(name: str, root: Path, **options: object) -> list[ManifestRow]:
-    """Rows of corpus `name` under `root` (for "csv", root is the CSV file): the one entry point a CLI needs."""
+    """Rows of corpus `name` under `root` (for "csv", root is the CSV file; for "demo_pages", a repository's
+    snapshot, with option mapping=): the one entry point a CLI needs."""
     try:
         loader = LOADERS[name]
     except KeyError:
@@ -46,7 +49,9 @@ __all__ = [
     "load_asvspoof2021",
     "load_asvspoof5",
     "load_corpus",
+    "load_all_demo_pages",
     "load_csv",
+    "load_demo_pages",
     "load_in_the_wild",
     "load_mailabs",
     "load_mlaad",

@@ -24,6 +24,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "split": ("split",),
     "source": ("source", "source_repo"),
     "condition": ("condition",),
+    "family": ("family",),
 }
 DEFAULT_LABEL_MAP = {
     "bonafide": "bonafide",
@@ -117,6 +118,7 @@ def load_csv(
                     split=split,
                     source=value.get("source", ""),
                     condition=value.get("condition") or "clean",
+                    family=value.get("family", ""),
                 )
             )
     if unnamed_spoofs:
