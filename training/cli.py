@@ -175,18 +175,21 @@ def audit_command(manifest: Path, out: Path | None, markdown: Path | None, max_d
 # One group per verb, with a subcommand per task (`nepcheck train voice`, `nepcheck train text`). Each task's
 # commands live beside its code and are imported only when named.
 @click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:train_voice",
+                                              "voice-features": "training.voice.cli:voice_features",
                                               "text": "training.text.cli:train_text"})
 def train() -> None:
     """Train a voice or text detector from a config file."""
 
 
 @click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:export_voice",
+                                              "voice-probe": "training.voice.cli:voice_probe",
                                               "text": "training.text.cli:export_text"})
 def export() -> None:
     """Export a trained detector to ONNX with its calibration and model card."""
 
 
 @click.group(name="eval", cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:eval_voice",
+                                                           "voice-cv": "training.voice.cli:voice_cv",
                                                            "text": "training.text.cli:eval_text"})
 def evaluate() -> None:
     """Evaluate a detector (ONNX model folder) on a labelled set and write a report."""

@@ -13,8 +13,11 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import GraphProto, NodeProto, TensorProto, numpy_helper
 from onnx.external_data_helper import set_external_data
 
@@ -136,3 +139,26 @@ def shard_external_data(
         log.warning("%s: still %d bytes after sharding (the graph, small tensors and attribute constants stay in it)",
                     path, path.stat().st_size)
     return {name: sha256_file(path.parent / name) for name in shards}
+
+
+def ship_variant(path: Path, precision: str, session: Any, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The card's entry for one shipped file, its weights moved to hashed shards when it exceeds SHARD_BYTES.
+
+    The service hashes only the files the card lists and cannot read the graph, so the card must list exactly
+    the files the graph references; and a sharded graph must compute what it did before (`session`, opened on
+    the file before sharding).
+    """
+    entry: dict[str, Any] = {"file": path.name, "precision": precision}
+    if path.stat().st_size > SHARD_BYTES:
+        (before,) = session.run(["logits"], feeds)
+        entry["external_data"] = shard_external_data(path, max_shard_bytes=SHARD_BYTES)
+        fresh = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (after,) = fresh.run(["logits"], feeds)
+        if not np.allclose(after, before, rtol=0, atol=1e-6):
+            raise RuntimeError(f"{path}: logits changed by sharding ({np.max(np.abs(after - before)):.2e})")
+    referenced = shards_of(path)
+    if referenced != sorted(entry.get("external_data", {})):
+        raise RuntimeError(f"{path}: the graph references external files {referenced}, the card would list "
+                           f"{sorted(entry.get('external_data', {}))}")
+    entry["sha256"] = sha256_file(path)  # after sharding: the graph file without its weights
+    return entry

@@ -32,9 +32,9 @@ import torch
 from torch import nn
 
 from service.card import LABELS
-from service.registry import CARD_FILE, sha256_file, write_card
+from service.registry import CARD_FILE, write_card
 from service.text.tokenize import TextEncoder
-from training.onnx_shards import SHARD_BYTES, shard_external_data, shards_of
+from training.onnx_shards import ship_variant
 from training.text.calibration import TextCalibration, calibrate
 from training.text.corpora import TextRow, load_corpora, select
 from training.text.evaluate import binary_metrics, evaluate_scores
@@ -247,28 +247,6 @@ def export_text(
     )
     write_card(directory, card)
     return ExportResult(directory=directory, card=card)
-
-
-def ship_variant(path: Path, precision: str, session: Any, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The card's entry for one shipped file, its weights moved to hashed shards when it exceeds SHARD_BYTES.
-
-    The service hashes only the files the card lists and cannot read the graph, so the card must list exactly
-    the files the graph references; and a sharded graph must compute what it did before (`session`, opened on
-    the file before sharding).
-    """
-    entry: dict[str, Any] = {"file": path.name, "precision": precision}
-    if path.stat().st_size > SHARD_BYTES:
-        (before,) = session.run(["logits"], feeds)
-        entry["external_data"] = shard_external_data(path, max_shard_bytes=SHARD_BYTES)
-        (after,) = open_session(path).run(["logits"], feeds)
-        if not np.allclose(after, before, rtol=0, atol=1e-6):
-            raise RuntimeError(f"{path}: logits changed by sharding ({np.max(np.abs(after - before)):.2e})")
-    referenced = shards_of(path)
-    if referenced != sorted(entry.get("external_data", {})):
-        raise RuntimeError(f"{path}: the graph references external files {referenced}, the card would list "
-                           f"{sorted(entry.get('external_data', {}))}")
-    entry["sha256"] = sha256_file(path)  # after sharding: the graph file without its weights
-    return entry
 
 
 def build_card(

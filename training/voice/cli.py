@@ -83,3 +83,102 @@ def eval_voice(model_dir: Path, manifest: Path, split: str, conditions: tuple[st
     evaluate(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
                       update_card_as=(metrics_name or f"{manifest.parent.name}/{split}") if update_card else None)
     click.echo((out_dir / "report.md").read_text())
+
+
+@click.command("voice-features")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="corpus manifest (every row is featurised, whatever its split)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="cache folder; a rerun fills in only what is missing")
+@click.option("--front-end", "front_ends", multiple=True, default=("whisper", "lfcc"), show_default=True)
+@click.option("--condition", "conditions", multiple=True, default=("clean", "mulaw8k"), show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads")
+def voice_features(manifest: Path, out_dir: Path, front_ends: tuple[str, ...], conditions: tuple[str, ...],
+                   threads: int) -> None:
+    """Cache pooled front-end features of the service's speech windows of every clip, per condition."""
+    setup_logging()
+    import torch
+
+    from training.voice.features import extract
+
+    torch.set_num_threads(threads)
+    extract(manifest, out_dir, front_ends=front_ends, conditions=conditions)
+    click.echo(f"features in {out_dir}")
+
+
+@click.command("voice-cv")
+@click.option("--features", "cache", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="feature cache from `nepcheck train voice-features`")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--front-end", "front_ends", multiple=True, default=("whisper", "lfcc", "whisper+lfcc"),
+              show_default=True, help="a cached front-end, or several joined by + (fusion)")
+@click.option("--train-condition", "train_conditions", multiple=True, default=("clean", "mulaw8k"),
+              show_default=True)
+@click.option("--condition", "conditions", multiple=True, default=("clean", "mulaw8k"), show_default=True,
+              help="test condition")
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--c", "c", type=float, default=0.01, show_default=True, help="inverse L2 strength of the head")
+@click.option("--eval-only", "eval_only", multiple=True, default=("ttsds/ttsdb",), show_default=True,
+              help="source that may only be tested (published for evaluation, not training)")
+def voice_cv(cache: Path, out_dir: Path, front_ends: tuple[str, ...], train_conditions: tuple[str, ...],
+             conditions: tuple[str, ...], folds: int, seed: int, c: float, eval_only: tuple[str, ...]) -> None:
+    """Leave-sources-and-families-out cross-validation of front-ends: per-fold and pooled EER, EER per family,
+    bona fide false alarms per language (report.md, report.json, out-of-fold scores.csv)."""
+    setup_logging()
+    import csv
+
+    from training.corpora.manifest import family_of
+    from training.voice.crossval import concat_features, cross_validate, make_folds, markdown, summarise
+    from training.voice.features import load_features, load_rows
+
+    rows = load_rows(cache)
+    split = make_folds(rows, folds, seed=seed, eval_only=eval_only)
+    needed = sorted(set(train_conditions) | set(conditions))
+    summaries = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "scores.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["front_end", "condition", "clip", "path", "label", "system", "family", "source",
+                         "language", "score"])
+        for name in front_ends:
+            features = {cond: concat_features([load_features(cache, cond, part) for part in name.split("+")])
+                        for cond in needed}
+            result = cross_validate(rows, features, split, front_end=name, train_conditions=train_conditions,
+                                    test_conditions=conditions, c=c)
+            for cond in conditions:
+                summaries.append(summarise(rows, result, cond))
+                for clip, score in sorted(result.scores[cond].items()):
+                    r = rows[clip]
+                    writer.writerow([name, cond, clip, r.path, r.label, r.system, family_of(r), r.source,
+                                     r.language, f"{score:.6f}"])
+    (out_dir / "report.json").write_text(json.dumps({"folds": folds, "seed": seed, "c": c,
+                                                     "eval_only": list(eval_only), "runs": summaries}, indent=2))
+    report = markdown(summaries)
+    (out_dir / "report.md").write_text(report)
+    click.echo(report.split("\n\n### ")[0])
+
+
+@click.command("voice-probe")
+@click.option("--features", "cache", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="feature cache from `nepcheck train voice-features`")
+@click.option("--cv-scores", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="scores.csv of `nepcheck eval voice-cv` (out-of-fold scores calibrate the model)")
+@click.option("--front-end", "front_end", default="whisper+lfcc", show_default=True,
+              help="cached front-ends joined by +, as named in the cross-validation")
+@click.option("--version", required=True, help="new version folder name, e.g. 0.2.0")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models/voice"),
+              show_default=True)
+@click.option("--c", "c", type=float, default=0.01, show_default=True, help="inverse L2 strength of the head")
+@click.option("--eval-only", "eval_only", multiple=True, default=("ttsds/ttsdb",), show_default=True)
+def voice_probe(cache: Path, cv_scores: Path, front_end: str, version: str, out_dir: Path, c: float,
+                eval_only: tuple[str, ...]) -> None:
+    """Fit the linear head on all trainable clips and export front-ends + head as one ONNX model with its card,
+    calibrated on the cross-validation's out-of-fold scores."""
+    setup_logging()
+    from training.voice.probe_export import ProbeExportConfig, export_probe, front_end_names
+
+    target = export_probe(ProbeExportConfig(features=cache, cv_scores=cv_scores,
+                                            front_ends=tuple(front_end_names(front_end)), version=version,
+                                            out_dir=out_dir, c=c, eval_only=eval_only))
+    click.echo(f"wrote {target}")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from service import engine
 from service.card import VoiceInput
-from service.windowing import frame_windows
+from service.scoring import speech_windows
 from training.channel import apply_condition
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import ManifestRow, resolve_path
@@ -43,9 +43,9 @@ def open_session(onnx_path: Path, *, threads: int = 0) -> ort.InferenceSession:
 
 
 def windows_for(samples: np.ndarray, spec: VoiceInput) -> np.ndarray:
-    frames, _ = frame_windows(samples, window=spec.window_samples, hop=round(spec.hop_s * spec.sample_rate),
-                              min_samples=round(spec.min_duration_s * spec.sample_rate), sample_rate=spec.sample_rate)
-    return frames
+    """The windows the service would score: those with enough speech (maybe none)."""
+    prepared = speech_windows(samples, spec)
+    return prepared.frames[np.asarray(prepared.judged, dtype=bool)]
 
 
 def score_rows(
@@ -59,7 +59,8 @@ def score_rows(
     seed: int = 0,
     progress: bool = True,
 ) -> list[ClipScore]:
-    """Every row under every condition. Clips too short for the model are skipped, as the service refuses them."""
+    """Every row under every condition. Clips too short for the model are skipped, as the service refuses them,
+    and so are clips in which the speech gate finds no window to judge (the service answers `no_speech`)."""
     rows = list(rows)
     conditions = list(conditions)
     scores: list[ClipScore] = []
@@ -70,6 +71,8 @@ def score_rows(
         for condition in conditions:
             audio = apply_condition(condition, clean, spec.sample_rate, rng=condition_rng(row, condition, seed))
             frames = windows_for(audio, spec)
+            if not frames.shape[0]:
+                continue
             chunks = [
                 engine.run_logits(session, {"waveform": frames[i : i + batch_size]})
                 for i in range(0, frames.shape[0], batch_size)

@@ -1,0 +1,113 @@
+"""Pooled window features from frozen front-ends, and the detector that ships a linear head on them.
+
+Why pooled features and a linear head: on 2 CPU cores a Whisper encoder cannot be fine-tuned, but its frozen
+hidden states can be computed once per window and cached (`training.voice.features`). Every layer is kept
+(Kawa et al., Interspeech 2023: lower layers keep more of the fine structure a vocoder leaves; the final layer
+alone was near chance in our probe), pooled over time as mean and standard deviation, so a logistic head learns
+its own weighting of layers and dimensions. LFCC statistics are the classic baseline and a fusion partner.
+
+`ProbeDetector` is the shipped graph: waveform -> the same front-ends -> standardisation -> the head's weights,
+as `logits [batch, 2]` (bona fide logit 0, spoof logit = the head's score), so the service contract holds and the
+ONNX graph computes exactly what cross-validation measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.voice.frontend import LFCC, normalise_level
+from training.voice.whisper import WhisperFrontEnd
+
+__all__ = ["FRONT_ENDS", "PooledLFCC", "PooledWhisper", "ProbeDetector", "build_front_end"]
+
+SAMPLE_RATE = 16_000
+# Whisper was trained on speech at natural levels; its log-mel is not level invariant ((log10 + 4) / 4), so every
+# window is brought to one RMS first and loudness can never be a cue.
+WHISPER_INPUT_RMS = 0.05
+
+
+def _mean_std(x: torch.Tensor, dim: int) -> torch.Tensor:
+    mean = x.mean(dim=dim)
+    std = torch.sqrt(((x - mean.unsqueeze(dim)) ** 2).mean(dim=dim) + 1e-8)
+    return torch.cat([mean, std], dim=-1)
+
+
+class PooledWhisper(nn.Module):
+    """Waveform `[B, N]` -> mean and std over time of every hidden state, flattened: `[B, (k + 1) * 1024]`."""
+
+    def __init__(self, layers: int | None = None) -> None:
+        super().__init__()
+        self.frontend = WhisperFrontEnd(layers=layers)
+        self.frontend.eval()
+        self.n_states = self.frontend.encoder.n_layers + 1
+        self.n_features = self.n_states * 2 * self.frontend.encoder.conv1.out_channels
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        states = self.frontend(normalise_level(waveform) * WHISPER_INPUT_RMS)  # [S, B, T, D]
+        # Layers 4-5 keep one or two "sink" positions ~25x the norm of the rest (a pause often hosts them in a
+        # 4 s window); normalising each position first keeps them from dominating the pooled statistics.
+        states = F.layer_norm(states, states.shape[-1:])
+        pooled = _mean_std(states, dim=2)  # [S, B, 2D]
+        return pooled.transpose(0, 1).reshape(waveform.shape[0], -1)
+
+
+class PooledLFCC(nn.Module):
+    """Waveform `[B, N]` -> mean and std over time of LFCCs with deltas (20 ms windows, 10 ms hop): `[B, 120]`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # no mean normalisation before pooling: the mean *is* the static spectral envelope the head should see
+        self.lfcc = LFCC(SAMPLE_RATE, n_fft=512, win_length=320, hop_length=160, mean_norm=False)
+        self.n_features = 2 * self.lfcc.n_features
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return _mean_std(self.lfcc(waveform), dim=2)
+
+
+FRONT_ENDS = ("whisper", "lfcc")
+
+
+def build_front_end(name: str) -> PooledWhisper | PooledLFCC:
+    if name == "whisper":
+        return PooledWhisper()
+    if name == "lfcc":
+        return PooledLFCC()
+    raise ValueError(f"unknown front-end {name!r}; known: {', '.join(FRONT_ENDS)}")
+
+
+class ProbeDetector(nn.Module):
+    """Front-ends, feature standardisation and a linear head as one waveform-in, logits-out network."""
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+    def __init__(self, front_ends: Sequence[str], *, mean: np.ndarray, scale: np.ndarray, weight: np.ndarray,
+                 bias: float) -> None:
+        super().__init__()
+        self.front_end_names = tuple(front_ends)
+        modules = [build_front_end(name) for name in front_ends]
+        self.front_ends = nn.ModuleList(modules)
+        size = sum(m.n_features for m in modules)
+        for name, value in (("mean", mean), ("scale", scale), ("weight", weight)):
+            if value.shape != (size,):
+                raise ValueError(f"{name} has shape {value.shape}, the front-ends give {size} features")
+        self.register_buffer("mean", torch.from_numpy(mean.astype(np.float32)))
+        self.register_buffer("scale", torch.from_numpy(scale.astype(np.float32)))
+        self.register_buffer("weight", torch.from_numpy(weight.astype(np.float32)))
+        self.register_buffer("bias", torch.tensor(float(bias), dtype=torch.float32))
+        self.requires_grad_(False)
+
+    def features(self, waveform: torch.Tensor) -> torch.Tensor:
+        return torch.cat([f(waveform) for f in self.front_ends], dim=1)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        z = (self.features(waveform) - self.mean) / self.scale
+        spoof = z @ self.weight + self.bias
+        return torch.stack([torch.zeros_like(spoof), spoof], dim=1)
