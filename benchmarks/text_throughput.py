@@ -81,7 +81,8 @@ def main() -> None:
             continue  # a GPU variant: CPU timing would misrepresent it
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
-        sessions[name] = ort.InferenceSession(str(args.model / variant.file), options, providers=["CPUExecutionProvider"])
+        sessions[name] = ort.InferenceSession(str(args.model / variant.file), options,
+                                              providers=["CPUExecutionProvider"])
 
     rows = []
     for batch in args.batches:

@@ -8,7 +8,8 @@ REF = ModelRef(name="m", version="1", variant="fp32")
 
 def voice(score: float, verdict: str) -> VoiceResult:
     return VoiceResult(score=score, llr=0.0, verdict=verdict, duration_s=4.0, source_sample_rate=8000, model=REF,
-                       elapsed_ms=1.0, speech_s=3.5, windows=[WindowScore(start_s=0, end_s=4, speech=True, speech_s=3.5, score=score, llr=0.0)])
+                       elapsed_ms=1.0, speech_s=3.5,
+                       windows=[WindowScore(start_s=0, end_s=4, speech=True, speech_s=3.5, score=score, llr=0.0)])
 
 
 def text(score: float, verdict: str) -> TextResult:

@@ -18,12 +18,12 @@ pytest.importorskip("torch")
 
 from service.registry import load_artifact  # noqa: E402
 from service.scoring import speech_windows  # noqa: E402
+from tests.audiokit import speech  # noqa: E402
 from training.corpora.audio_io import write_clip  # noqa: E402
 from training.corpora.manifest import ManifestRow, write_manifest  # noqa: E402
 from training.voice.crossval import cross_validate, make_folds, summarise  # noqa: E402
 from training.voice.features import extract, load_features, load_rows  # noqa: E402
 from training.voice.probe_export import ProbeExportConfig, export_probe  # noqa: E402
-from tests.audiokit import speech  # noqa: E402
 
 RATE = 16000
 
