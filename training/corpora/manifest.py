@@ -63,7 +63,8 @@ def system_family(system: str) -> str:
     """
     name = system.lower().rsplit("+", 1)[-1]
     name = re.split(r"[(@]", name)[0].strip(" )")
-    return next((family for family in KNOWN_FAMILIES if name.startswith(family)), name or system)
+    key = re.sub(r"[-_ ]", "", name)  # "griffin_lim" and "griffinlim" are one family
+    return next((family for family in KNOWN_FAMILIES if key.startswith(family)), name or system)
 
 
 def family_of(row: ManifestRow) -> str:

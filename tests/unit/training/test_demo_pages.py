@@ -355,7 +355,7 @@ def test_jobs_carry_the_family_into_their_split() -> None:
     ("system", "family"),
     [("fastspeech2+hifigan", "hifigan"), ("hifigan(copy-synthesis)", "hifigan"),
      ("merlin(dnn-spss+world)", "world"), ("encodec_codec@1.5kbps", "encodec"),
-     ("transformertts+wavenet_r9y9", "wavenet"), ("espeak-ng-nl", "espeak-ng-nl")],
+     ("transformertts+wavenet_r9y9", "wavenet"), ("griffin_lim", "griffinlim"), ("espeak-ng-nl", "espeak-ng-nl")],
 )
 def test_a_system_without_a_family_gets_the_one_its_name_implies(system: str, family: str) -> None:
     from training.corpora.manifest import ManifestRow, family_of, system_family
