@@ -27,9 +27,10 @@ import numpy as np
 import soundfile as sf
 
 from service import engine
+from service.card import VoiceInput
 from service.registry import load_artifact, resolve
 from service.settings import PROJECT_ROOT
-from service.windowing import frame_windows
+from service.windowing import model_windows
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 
@@ -53,11 +54,11 @@ def bare_onnx(models_dir: Path, wav: bytes, repeats: int) -> dict[str, float]:
     """The same windows through the bare ORT session: the floor that the service adds to."""
     artifact = load_artifact(resolve(models_dir, "voice"), task="voice")
     spec = artifact.card.input
+    assert isinstance(spec, VoiceInput)
     session = engine.create_session(artifact.onnx_path, providers=["cpu"])
     x, rate = sf.read(io.BytesIO(wav), dtype="float32")
     assert rate == spec.sample_rate, "the benchmark WAV is written at the model's rate"
-    frames, _ = frame_windows(x, window=spec.window_samples, hop=round(spec.hop_s * rate),
-                              min_samples=round(spec.min_duration_s * rate), sample_rate=rate)
+    frames, _ = model_windows(x, spec)
     times = []
     for _ in range(repeats + 10):
         started = time.perf_counter()

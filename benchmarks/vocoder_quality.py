@@ -18,10 +18,11 @@ import numpy as np
 from service.settings import PROJECT_ROOT
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import read_manifest
+from training.helpers import pick_device
 from training.synth import griffin_lim, world
 from training.vocoder.copy import mel_distance
 from training.vocoder.model import LogMel
-from training.vocoder.train import load_generator, pick_device
+from training.vocoder.train import load_generator
 
 
 def main() -> None:

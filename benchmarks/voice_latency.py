@@ -28,7 +28,8 @@ import torch
 
 from service import engine
 from service.settings import PROJECT_ROOT
-from training.voice.networks import NETWORKS, build_network, count_parameters
+from training.helpers import count_parameters
+from training.voice.networks import NETWORKS, build_network
 from training.voice.onnx_export import export_onnx
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
@@ -61,7 +62,7 @@ def bench_network(name: str, *, rate: int, window: int, threads: list[int], runs
     export_s = time.perf_counter() - started
     x = (0.1 * np.random.default_rng(0).standard_normal((1, window))).astype(np.float32)
     x4 = (0.1 * np.random.default_rng(1).standard_normal((4, window))).astype(np.float32)
-    result: dict[str, Any] = {"network": name, "parameters": count_parameters(model),
+    result: dict[str, Any] = {"network": name, "parameters": count_parameters(model)["trainable"],
                               "onnx_mb": path.stat().st_size / 2**20, "export_s": export_s, "threads": {}}
     previous = torch.get_num_threads()
     try:

@@ -17,8 +17,8 @@ from service.api.deps import AppState
 from service.api.middleware import RequestContextMiddleware
 from service.auth import Authenticator, RateLimiter
 from service.errors import ModelError
+from service.loaded_models import ModelHolder, ModelSet
 from service.metrics import Metrics
-from service.models import ModelHolder, ModelSet
 from service.settings import Settings
 
 log = logging.getLogger("nepcheck")

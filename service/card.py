@@ -39,9 +39,20 @@ class VoiceInput(_Strict):
             raise ValueError("min_duration_s must not exceed window_s")
         return self
 
+    # The window rule in samples, used by every caller that cuts windows (service.windowing): at least one
+    # sample each, so a tiny hop or minimum can never stall or empty the framing.
     @property
     def window_samples(self) -> int:
         return round(self.window_s * self.sample_rate)
+
+    @property
+    def hop_samples(self) -> int:
+        return max(1, round(self.hop_s * self.sample_rate))
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest clip the model judges (shorter audio is `audio_too_short`)."""
+        return max(1, round(self.min_duration_s * self.sample_rate))
 
 
 class TextInput(_Strict):

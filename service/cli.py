@@ -1,8 +1,9 @@
 """The `nepcheck` command. Groups import their heavy dependencies only when run, so `nepcheck serve` never
 loads torch and `--help` is instant.
 
-Groups that live in `training` (corpus, train, export, eval) are named here by import path only and loaded
-when invoked, so the service layer never imports training code.
+The service's own commands live here (serve, score, keys). Other packages add command groups through the
+`nepcheck.commands` entry point group (`pyproject.toml`): training registers corpus, train, export and eval.
+Each is imported only when named, and the service names no training module.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import json
 import logging
 import sys
 import time
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
+from service.audio.codecs import RAW_ENCODINGS
 from service.errors import ModelError, NepcheckError
+
+COMMAND_ENTRY_POINTS = "nepcheck.commands"
 
 
 def _fail(message: str) -> None:
@@ -37,41 +42,30 @@ def _settings(**overrides: Any) -> Any:
         _fail(f"invalid setting {('NEPCHECK_' + where.upper()) if where else ''}: {first['msg']}")
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are 'module:attribute' strings imported on first use (click's documented
-    lazy-loading pattern)."""
+class PluginGroup(click.Group):
+    """The top-level group: its own commands plus those registered under `nepcheck.commands`, loaded on use."""
 
-    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy_subcommands = lazy_subcommands or {}
+    @staticmethod
+    def _registered() -> dict[str, EntryPoint]:
+        return {ep.name: ep for ep in entry_points(group=COMMAND_ENTRY_POINTS)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+        return sorted({*super().list_commands(ctx), *self._registered()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy_subcommands:
-            import importlib
-
-            module_name, attribute = self.lazy_subcommands[cmd_name].split(":")
-            try:
-                command = getattr(importlib.import_module(module_name), attribute)
-            except ImportError as exc:
-                _fail(f"'{cmd_name}' needs the training extra: pip install -e '.[train]' ({exc})")
-            assert isinstance(command, click.Command)
+        command = super().get_command(ctx, cmd_name)
+        entry = self._registered().get(cmd_name) if command is None else None
+        if entry is None:
             return command
-        return super().get_command(ctx, cmd_name)
+        try:
+            loaded = entry.load()
+        except ImportError as exc:
+            _fail(f"'{cmd_name}' needs the training extra: pip install -e '.[train]' ({exc})")
+        assert isinstance(loaded, click.Command), f"entry point {entry.value} is not a click command"
+        return loaded
 
 
-@click.group(
-    cls=LazyGroup,
-    lazy_subcommands={
-        "corpus": "training.cli:corpus",
-        "train": "training.cli:train",
-        "export": "training.cli:export",
-        "eval": "training.cli:evaluate",
-    },
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nepcheck")
 def main() -> None:
     """nepcheck: detect synthetic voices in calls and scam texts in ads and messages."""
@@ -85,8 +79,8 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from service.app import create_app
+    from service.loaded_models import ModelSet
     from service.metrics import Metrics
-    from service.models import ModelSet
 
     settings = _settings(host=host, port=port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -108,7 +102,7 @@ def score() -> None:
 
 
 def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
-    from service.models import load_text, load_voice
+    from service.loaded_models import load_text, load_voice
 
     settings = _settings(auth_disabled=True)
     try:
@@ -138,7 +132,7 @@ def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
 
 @score.command("voice")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--encoding", type=click.Choice(["pcm_s16le", "mulaw", "alaw"]), help="headerless input")
+@click.option("--encoding", type=click.Choice(RAW_ENCODINGS), help="headerless input")
 @click.option("--sample-rate", type=int, help="rate of headerless input")
 def score_voice_files(files: tuple[Path, ...], encoding: str | None, sample_rate: int | None) -> None:
     """Score audio FILES for synthetic or cloned speech."""

@@ -42,12 +42,6 @@ class UnsupportedMediaType(NepcheckError):
     title = "Unsupported media type"
 
 
-class PayloadTooLarge(NepcheckError):
-    status = 413
-    code = "payload_too_large"
-    title = "Content too large"
-
-
 class Unauthorized(NepcheckError):
     status = 401
     code = "unauthorized"

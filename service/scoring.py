@@ -8,58 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from service.audio import DecodedAudio, resample
-from service.audio.vad import SpeechGate, enough_speech
 from service.calibration import llr_to_probability, logits_to_llr, verdict
-from service.card import VoiceInput
 from service.errors import InvalidInput
-from service.models import TextModel, VoiceModel
+from service.loaded_models import TextModel, VoiceModel
 from service.schemas import CueOut, ModelRef, TextResult, TextWindowScore, VoiceResult, WindowScore
 from service.text.cues import find_cues
 from service.text.tokenize import TokenWindow
-from service.windowing import frame_windows
+from service.windowing import PreparedVoice, speech_windows
 
 
 def _elapsed_ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 3)
 
 
-@dataclass(frozen=True)
-class PreparedVoice:
-    """Windows at the model's rate with what the speech gate found in each."""
-
-    frames: np.ndarray  # [n, window] float32
-    starts: np.ndarray  # start offsets in samples at the model rate
-    n_samples: int  # length at the model rate
-    speech_s: list[float]  # seconds of speech per window
-    judged: list[bool]  # windows with enough speech to score
-    total_speech_s: float
-
-
-def speech_windows(samples: np.ndarray, spec: VoiceInput) -> PreparedVoice:
-    """The model's windows over audio already at its rate, each with its speech: what training scores too."""
-    rate = spec.sample_rate
-    frames, starts = frame_windows(
-        samples,
-        window=spec.window_samples,
-        hop=max(1, round(spec.hop_s * rate)),
-        min_samples=max(1, round(spec.min_duration_s * rate)),
-        sample_rate=rate,
-    )
-    gate = SpeechGate(rate, spec.speech_threshold)
-    gate.push(samples)
-    gate.finish()
-    spans = [(s, min(s + spec.window_samples, samples.size)) for s in starts.tolist()]
-    speech = [gate.speech_in(s, e) for s, e in spans]
-    judged = [enough_speech(sp, (e - s) / rate, spec.min_speech_s) for sp, (s, e) in zip(speech, spans, strict=True)]
-    return PreparedVoice(frames, starts, samples.size, speech, judged, gate.speech_s)
-
-
 def prepare_voice(model: VoiceModel, audio: DecodedAudio) -> PreparedVoice:
+    """Resampled to the model's rate, cut into its windows, each with its speech."""
     return speech_windows(resample(audio.samples, audio.sample_rate, model.spec.sample_rate), model.spec)
 
 

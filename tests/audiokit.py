@@ -13,7 +13,7 @@ import av
 import numpy as np
 import soundfile as sf
 
-from service.audio import alaw_encode, mulaw_encode, pcm16_encode, resample
+from service.audio import RAW_CODECS, resample
 
 DATA = Path(__file__).with_name("data")
 
@@ -88,4 +88,4 @@ CONTAINERS = {
     "audio/mp4": lambda x, r: encode_av(x, "mp4", "aac", r),
 }
 
-RAW_ENCODERS = {"pcm_s16le": pcm16_encode, "mulaw": mulaw_encode, "alaw": alaw_encode}
+RAW_ENCODERS = {name: codec.encode for name, codec in RAW_CODECS.items()}

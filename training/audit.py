@@ -28,7 +28,7 @@ import numpy as np
 from service.audio import decode_audio
 from service.errors import NepcheckError
 from training.corpora.manifest import LABELS, ManifestRow, read_manifest, resolve_path
-from training.metrics import compute_eer
+from training.spoof_metrics import compute_eer
 
 __all__ = [
     "CUES",

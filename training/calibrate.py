@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from training.metrics import compute_eer
+from training.spoof_metrics import compute_eer
 
 __all__ = ["OperatingPoints", "fit_platt", "operating_points", "threshold_at_fpr", "threshold_at_miss"]
 

@@ -1,4 +1,4 @@
-"""Recording-condition and transmission-channel simulation, in numpy only.
+"""Recording-condition and transmission-channel simulation: numpy and scipy, PyAV for the lossy codecs.
 
 The voice detector must judge the voice, not how a clip was recorded: if real speech came from phones and
 synthetic speech from clean studio renders, a model would learn "telephone = real". So every clip, real or
@@ -6,10 +6,10 @@ fake, goes through the same randomised chain (`apply_chain`), and telephone and 
 evaluation conditions (`CONDITIONS`). The corpus builder, on-the-fly training and evaluation all import this
 one module so that they apply literally the same processing.
 
-Filters are evaluated in the frequency domain (exact rational responses from poles and zeros, applied with an
-FFT long enough that the filter's tail never wraps around) rather than with scipy, which the service
-environment does not carry; G.711 and resampling reuse `service.audio`, so a simulated telephone call is
-quantised bit-for-bit as the service quantises a real one.
+Filters are causal IIR sections run with `scipy.signal` (scipy comes with the training extra; the service does
+not carry it, and nothing here is imported by the service); lossy codecs (Opus, AMR-NB and the like) go
+through FFmpeg via PyAV. G.711 and resampling reuse `service.audio`, so a simulated telephone call is quantised
+bit-for-bit as the service quantises a real one.
 
 Every random choice comes from the `numpy.random.Generator` passed in as `rng`: same generator state, same
 output. All functions take and return float32 mono and keep the output finite and inside [-1, 1].

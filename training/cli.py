@@ -1,23 +1,56 @@
-"""`nepcheck corpus ...`: corpus commands. Heavy imports (torch, synthesisers) happen inside each command."""
+"""The training side of the `nepcheck` command: the `corpus`, `train`, `export` and `eval` groups.
+
+`service.cli` finds these groups through the `nepcheck.commands` entry points in `pyproject.toml`. Heavy imports
+(torch, synthesisers) happen inside each command; each task's commands live beside its code
+(`training.voice.cli`, `training.text.cli`) and are imported only when named.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
-
-from service.cli import LazyGroup
 
 if TYPE_CHECKING:
     from training.corpora.loaders.demo_pages import PageSummary
 
 
 def setup_logging() -> None:
-    """One log format for every training command (corpus, train, export, eval)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """One log set-up for every training command: our progress at INFO, libraries at WARNING (onnxruntime's
+    quantiser, for one, logs every tensor at INFO)."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in ("training", "service"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are 'module:attribute' strings imported on first use (click's documented
+    lazy-loading pattern)."""
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_subcommands:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = self.lazy_subcommands[cmd_name].split(":")
+        try:
+            command = getattr(importlib.import_module(module_name), attribute)
+        except ImportError as exc:
+            click.echo(f"nepcheck: error: '{cmd_name}' needs the training extra: pip install -e '.[train]' ({exc})",
+                       err=True)
+            sys.exit(2)
+        assert isinstance(command, click.Command)
+        return command
 
 
 @click.group()
@@ -172,24 +205,23 @@ def audit_command(manifest: Path, out: Path | None, markdown: Path | None, max_d
     click.echo(report.to_markdown())
 
 
-# One group per verb, with a subcommand per task (`nepcheck train voice`, `nepcheck train text`). Each task's
-# commands live beside its code and are imported only when named.
-@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:train_voice",
-                                              "voice-features": "training.voice.cli:voice_features",
-                                              "text": "training.text.cli:train_text"})
+# One group per verb, with a subcommand per task (`nepcheck train voice`, `nepcheck train text`).
+@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:train_voice_command",
+                                              "voice-features": "training.voice.cli:voice_features_command",
+                                              "text": "training.text.cli:train_text_command"})
 def train() -> None:
     """Train a voice or text detector from a config file."""
 
 
-@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:export_voice",
-                                              "voice-probe": "training.voice.cli:voice_probe",
-                                              "text": "training.text.cli:export_text"})
+@click.group(cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:export_voice_command",
+                                              "voice-probe": "training.voice.cli:voice_probe_command",
+                                              "text": "training.text.cli:export_text_command"})
 def export() -> None:
     """Export a trained detector to ONNX with its calibration and model card."""
 
 
-@click.group(name="eval", cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:eval_voice",
-                                                           "voice-cv": "training.voice.cli:voice_cv",
-                                                           "text": "training.text.cli:eval_text"})
+@click.group(name="eval", cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:eval_voice_command",
+                                                           "voice-cv": "training.voice.cli:voice_cv_command",
+                                                           "text": "training.text.cli:eval_text_command"})
 def evaluate() -> None:
     """Evaluate a detector (ONNX model folder) on a labelled set and write a report."""

@@ -7,9 +7,9 @@ false-positive rate on chosen bona fide subsets (clean studio speech, for one) i
 thresholds, because a wrongly flagged human is the error a user sees.
 
 Scores are this project's calibrated LLRs, ln p(x | spoof) / p(x | bona fide): higher means more spoof-like,
-and a clip scoring at or above a threshold is called spoof (`training.metrics`). The ASVspoof score file that
-`write_asvspoof_scores` writes carries the NEGATED score, since the official ASVspoof 5 scripts take higher
-as bona fide; every other output keeps this project's direction.
+and a clip scoring at or above a threshold is called spoof (`training.spoof_metrics`). The ASVspoof score file
+that `write_asvspoof_scores` writes carries the NEGATED score, since the official ASVspoof 5 scripts take
+higher as bona fide; every other output keeps this project's direction.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import norm
 
 from training.corpora.manifest import LABELS, ManifestRow
-from training.metrics import (
+from training.spoof_metrics import (
     DEFAULT_C_FA,
     DEFAULT_C_MISS,
     DEFAULT_P_SPOOF,
@@ -117,7 +117,7 @@ def summarise(clips: Sequence[ScoredClip]) -> dict[str, Any]:
 
     Thresholds are returned with the figures they belong to (`eer_threshold`, `min_dcf_threshold`,
     `bayes_threshold` for actDCF) so a reader can check which LLR each operating point is. The cost model is
-    ASVspoof 5's (`training.metrics.DEFAULT_*`).
+    ASVspoof 5's (`training.spoof_metrics.DEFAULT_*`).
     """
     bonafide, spoof = _scores(clips, BONAFIDE), _scores(clips, SPOOF)
     if bonafide.size == 0 or spoof.size == 0:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from typing import Literal
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from service.audio import DecodedAudio, decode_audio
+from service.audio import DecodedAudio, RawEncoding, decode_audio
 from service.errors import InvalidInput
 from service.settings import Settings
 
-RawEncoding = Literal["pcm_s16le", "mulaw", "alaw"]
+__all__ = ["RawEncoding", "decode", "decode_base64", "read_upload"]
 
 
 async def read_upload(request: Request, settings: Settings) -> tuple[bytes, str | None]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from service.api.audio_input import RawEncoding, decode, decode_base64
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
-from service.api.text import check_text_length
+from service.api.text_input import check_text_length
 from service.risk import combine
 from service.schemas import AdRequest, AdResult, CallResult, TextResult
 from service.scoring import score_text, score_voice

@@ -14,8 +14,8 @@ from fastapi import Depends, Header, Request
 
 from service.auth import ApiKey, Authenticator, RateLimiter, presented_key
 from service.errors import Overloaded
+from service.loaded_models import ModelHolder, ModelSet
 from service.metrics import Metrics
-from service.models import ModelHolder, ModelSet
 from service.settings import Settings
 
 

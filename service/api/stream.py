@@ -1,7 +1,8 @@
 """WS /v1/voice/stream: score a live call window by window as its audio arrives.
 
 Protocol (JSON text messages, binary audio frames):
-1. client -> {"event": "start", "encoding": "mulaw"|"alaw"|"pcm_s16le", "sample_rate": 8000, "call_id": "..."}
+1. client -> {"event": "start", "encoding": "mulaw"|"alaw"|"pcm_s16le" (`RAW_CODECS`), "sample_rate": 8000,
+   "call_id": "..."}
 2. server -> {"event": "started", "call_id", "model", "window_s", "hop_s"}
 3. client -> binary frames of raw audio, any size (telephony media streams send 20 ms)
 4. server -> {"event": "score", "call_id", "index", "start_s", "end_s", "speech", "speech_s", "score", "llr",
@@ -25,12 +26,13 @@ from starlette.types import Message
 
 from service.api.deps import AppState
 from service.api.problems import problem
+from service.audio.codecs import RawEncoding
 from service.audio.vad import SpeechGate, enough_speech
 from service.auth import presented_key
 from service.calibration import llr_to_probability, logits_to_llr, verdict
 from service.errors import InvalidInput, NepcheckError, Overloaded
-from service.models import VoiceModel
-from service.stream import StreamWindows
+from service.loaded_models import VoiceModel
+from service.windowing import StreamWindows
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["voice"])
@@ -42,7 +44,7 @@ class StartMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: Literal["start"]
-    encoding: Literal["pcm_s16le", "mulaw", "alaw"] = "mulaw"
+    encoding: RawEncoding = "mulaw"
     sample_rate: int = Field(8000, ge=4000, le=48_000)
     call_id: str | None = Field(None, max_length=128)
 
@@ -111,11 +113,9 @@ async def _serve_stream(
     spec = model.spec
     rate = spec.sample_rate
     gate = SpeechGate(rate, spec.speech_threshold)
-    windows = StreamWindows(
-        encoding=start.encoding, source_rate=start.sample_rate, model_rate=rate, window=spec.window_samples,
-        hop=max(1, round(settings.stream_hop_s * rate)), min_samples=max(1, round(spec.min_duration_s * rate)),
-        gate=gate,
-    )
+    # The card's windows at the stream's own hop (NEPCHECK_STREAM_HOP_S).
+    stream_spec = spec.model_copy(update={"hop_s": settings.stream_hop_s})
+    windows = StreamWindows(stream_spec, encoding=start.encoding, source_rate=start.sample_rate, gate=gate)
     await websocket.send_json({
         "event": "started", "call_id": start.call_id, "model": model.ident,
         "window_s": spec.window_s, "hop_s": settings.stream_hop_s,

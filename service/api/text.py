@@ -8,17 +8,11 @@ from fastapi import APIRouter, Request
 
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
-from service.errors import InvalidInput
+from service.api.text_input import check_text_length
 from service.schemas import TextRequest, TextResult
 from service.scoring import score_text
 
 router = APIRouter(tags=["text"])
-
-
-def check_text_length(text: str, settings: SettingsDep, field: str = "text") -> None:
-    if len(text) > settings.max_text_chars:
-        raise InvalidInput(f"{field} has {len(text)} characters; the limit is {settings.max_text_chars}",
-                           code="text_too_long")
 
 
 @router.post(

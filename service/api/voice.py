@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from service.api.audio_input import RawEncoding, decode, read_upload
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
+from service.audio import RAW_ENCODINGS
 from service.schemas import VoiceResult
 from service.scoring import score_voice
 
@@ -49,7 +50,7 @@ async def score_voice_snippet(
     caller: Caller,
     models: Models,
     settings: SettingsDep,
-    encoding: Annotated[RawEncoding | None, Query(description="headerless audio: pcm_s16le, mulaw or alaw")] = None,
+    encoding: Annotated[RawEncoding | None, Query(description=f"headerless audio: {', '.join(RAW_ENCODINGS)}")] = None,
     sample_rate: Annotated[int | None, Query(ge=4000, le=192_000, description="rate of headerless audio")] = None,
 ) -> VoiceResult:
     deadline = time.monotonic() + settings.request_timeout_s

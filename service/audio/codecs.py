@@ -1,18 +1,29 @@
-"""G.711 (mu-law, A-law) and 16-bit PCM in numpy.
+"""G.711 (mu-law, A-law) and 16-bit PCM in numpy, and `RAW_CODECS`: the one table of headerless encodings.
 
 Telephone audio reaches the service as raw G.711 and training simulates telephone channels with these same
 functions, so a model sees exactly the quantisation the service applies. Decoding goes through 256-entry
 tables built once at import; encoding follows the ITU-T G.711 segment algorithms as written in Sun's
 public-domain g711.c, vectorised.
+
+Upload decoding, the live stream, the upload parser's `?encoding=`, the stream's start message and the CLI
+all read `RAW_CODECS`, so adding an encoding is one row there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from service.errors import InvalidInput
 
 __all__ = [
+    "RAW_CODECS",
+    "RAW_ENCODINGS",
+    "RawCodec",
+    "RawEncoding",
     "alaw_decode",
     "alaw_encode",
     "mulaw_decode",
@@ -117,3 +128,32 @@ def pcm16_decode(data: bytes) -> np.ndarray:
 def pcm16_encode(x: np.ndarray) -> bytes:
     """Encode float [-1, 1] (clipped; 1.0 becomes 32767) to little-endian signed 16-bit PCM."""
     return _to_int16(x).astype("<i2").tobytes()
+
+
+@dataclass(frozen=True)
+class RawCodec:
+    """A headerless encoding: how to decode and encode it, and how many bytes one sample takes."""
+
+    name: str
+    decode: Callable[[bytes], np.ndarray]
+    encode: Callable[[np.ndarray], bytes]
+    bytes_per_sample: int
+    default_rate: int | None  # the rate assumed when a caller names none; None: the caller must say
+
+
+RAW_CODECS: dict[str, RawCodec] = {
+    codec.name: codec
+    for codec in (
+        RawCodec("pcm_s16le", pcm16_decode, pcm16_encode, bytes_per_sample=2, default_rate=None),
+        RawCodec("mulaw", mulaw_decode, mulaw_encode, bytes_per_sample=1, default_rate=8000),
+        RawCodec("alaw", alaw_decode, alaw_encode, bytes_per_sample=1, default_rate=8000),
+    )
+}
+RAW_ENCODINGS = tuple(RAW_CODECS)
+
+# The names as a Literal, so request models and query parameters validate them and OpenAPI lists them. Built from
+# the table at run time; a type checker, which cannot read a table, sees a plain str.
+if TYPE_CHECKING:
+    RawEncoding = str
+else:
+    RawEncoding = Literal[RAW_ENCODINGS]

@@ -20,12 +20,10 @@ import av
 import numpy as np
 import soundfile as sf
 
-from service.audio.codecs import alaw_decode, mulaw_decode, pcm16_decode
+from service.audio.codecs import RAW_CODECS, RAW_ENCODINGS
 from service.errors import InvalidInput, UnsupportedMediaType
 
-__all__ = ["ACCEPTED_CONTENT_TYPES", "RAW_ENCODINGS", "DecodedAudio", "decode_audio"]
-
-RAW_ENCODINGS = ("pcm_s16le", "mulaw", "alaw")
+__all__ = ["ACCEPTED_CONTENT_TYPES", "DecodedAudio", "decode_audio"]
 
 ACCEPTED_CONTENT_TYPES = frozenset(
     {
@@ -51,7 +49,6 @@ ACCEPTED_CONTENT_TYPES = frozenset(
 MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 192000
 MAX_CHANNELS = 8
-_RAW_DEFAULT_RATE = 8000
 
 # libsndfile opens many more formats (AIFF, CAF, VOC, ...); only those matching the accepted content types
 # are decoded, which keeps the parsers untrusted bytes reach to the few we test.
@@ -220,21 +217,20 @@ class _MonoCollector:
 
 def _decode_raw(data: bytes, encoding: str, sample_rate: int | None, max_duration_s: float) -> DecodedAudio:
     name = encoding.strip().lower()
-    if name not in RAW_ENCODINGS:
+    codec = RAW_CODECS.get(name)
+    if codec is None:
         raise InvalidInput(
             f"Unknown raw encoding {encoding[:40]!r}; use one of {', '.join(RAW_ENCODINGS)}.",
             code="bad_encoding",
         )
     if sample_rate is None:
-        if name == "pcm_s16le":
-            raise InvalidInput("sample_rate is required for pcm_s16le audio.", code="bad_sample_rate")
-        sample_rate = _RAW_DEFAULT_RATE
+        if codec.default_rate is None:
+            raise InvalidInput(f"sample_rate is required for {name} audio.", code="bad_sample_rate")
+        sample_rate = codec.default_rate
     _check_rate(sample_rate)
-    bytes_per_sample = 2 if name == "pcm_s16le" else 1
-    if len(data) // bytes_per_sample > _sample_limit(sample_rate, max_duration_s):
+    if len(data) // codec.bytes_per_sample > _sample_limit(sample_rate, max_duration_s):
         raise _too_long(max_duration_s)
-    decoder = {"pcm_s16le": pcm16_decode, "mulaw": mulaw_decode, "alaw": alaw_decode}[name]
-    samples = decoder(bytes(data))
+    samples = codec.decode(bytes(data))
     if len(samples) == 0:
         raise _no_samples()
     return DecodedAudio(samples, sample_rate, 1, f"raw:{name}")

@@ -16,9 +16,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from service.audio import (
+    RAW_CODECS,
+    RAW_ENCODINGS,
     StreamResampler,
     alaw_decode,
     alaw_encode,
+    decode_audio,
     mulaw_decode,
     mulaw_encode,
     pcm16_decode,
@@ -221,3 +224,14 @@ def test_stream_resampler_matches_one_shot(from_rate: int, to_rate: int) -> None
     np.testing.assert_allclose(streamed[middle], one_shot[middle], atol=1e-3)
     with pytest.raises(RuntimeError):
         stream.push(x[:10])
+
+
+def test_the_raw_codec_table_round_trips_every_encoding() -> None:
+    assert RAW_ENCODINGS == tuple(RAW_CODECS) == ("pcm_s16le", "mulaw", "alaw")
+    x = (0.5 * np.sin(np.linspace(0, 60, 800))).astype(np.float32)
+    for name, codec in RAW_CODECS.items():
+        data = codec.encode(x)
+        assert len(data) == x.size * codec.bytes_per_sample
+        np.testing.assert_allclose(codec.decode(data), x, atol=0.02)
+        decoded = decode_audio(data, encoding=name, sample_rate=codec.default_rate or 16000, max_duration_s=10)
+        assert np.array_equal(decoded.samples, codec.decode(data))

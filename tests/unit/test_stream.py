@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from service.audio import mulaw_encode, pcm16_encode, resample
-from service.stream import StreamWindows
-from service.windowing import frame_windows
+from service.card import VoiceInput
+from service.windowing import StreamWindows, model_windows
 
 RATE = 8000
 
@@ -11,6 +11,11 @@ RATE = 8000
 def tone(seconds: float, rate: int = RATE) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def _spec(*, min_duration_s: float) -> VoiceInput:
+    """Two-second windows with a one-second hop at the stream's own rate."""
+    return VoiceInput(sample_rate=RATE, window_s=2.0, hop_s=1.0, min_duration_s=min_duration_s)
 
 
 def feed(sw: StreamWindows, data: bytes, frame: int) -> list[tuple[int, np.ndarray]]:
@@ -23,11 +28,11 @@ def feed(sw: StreamWindows, data: bytes, frame: int) -> list[tuple[int, np.ndarr
 @pytest.mark.parametrize("seconds", [1.0, 4.0, 6.3])
 def test_stream_windows_match_the_whole_file_windows(seconds: float) -> None:
     x = tone(seconds)
-    sw = StreamWindows(encoding="pcm_s16le", source_rate=RATE, model_rate=16000, window=32000, hop=16000,
-                       min_samples=8000)
+    spec = VoiceInput(sample_rate=16000, window_s=2.0, hop_s=1.0, min_duration_s=0.5)
+    sw = StreamWindows(spec, encoding="pcm_s16le", source_rate=RATE)
     streamed = feed(sw, pcm16_encode(x), frame=321)  # odd frame size: samples split across frames
     whole = resample(x, RATE, 16000)
-    frames, starts = frame_windows(whole, window=32000, hop=16000, min_samples=8000, sample_rate=16000)
+    frames, starts = model_windows(whole, spec)
     assert [s for s, _ in streamed] == starts.tolist()
     for (_, got), want in zip(streamed, frames, strict=True):
         assert got.shape == want.shape
@@ -37,8 +42,7 @@ def test_stream_windows_match_the_whole_file_windows(seconds: float) -> None:
 
 
 def test_twenty_ms_mulaw_frames_emit_windows_as_soon_as_complete() -> None:
-    sw = StreamWindows(encoding="mulaw", source_rate=RATE, model_rate=RATE, window=2 * RATE, hop=RATE,
-                       min_samples=RATE // 2)
+    sw = StreamWindows(_spec(min_duration_s=0.5), encoding="mulaw", source_rate=RATE)
     data = mulaw_encode(tone(3.0))
     emitted_at = []
     for i in range(0, len(data), 160):
@@ -50,8 +54,7 @@ def test_twenty_ms_mulaw_frames_emit_windows_as_soon_as_complete() -> None:
 
 
 def test_buffer_stays_bounded_on_a_long_call() -> None:
-    sw = StreamWindows(encoding="mulaw", source_rate=RATE, model_rate=RATE, window=2 * RATE, hop=RATE,
-                       min_samples=RATE // 2)
+    sw = StreamWindows(_spec(min_duration_s=0.5), encoding="mulaw", source_rate=RATE)
     frame = mulaw_encode(tone(0.02))
     for _ in range(50 * 60):  # one minute of 20 ms frames
         sw.push(frame)
@@ -60,10 +63,8 @@ def test_buffer_stays_bounded_on_a_long_call() -> None:
 
 
 def test_too_short_stream_emits_nothing_and_short_stream_is_padded() -> None:
-    sw = StreamWindows(encoding="alaw", source_rate=RATE, model_rate=RATE, window=2 * RATE, hop=RATE,
-                       min_samples=RATE)
+    sw = StreamWindows(_spec(min_duration_s=1.0), encoding="alaw", source_rate=RATE)
     assert sw.push(b"\xd5" * 100) == [] and sw.finish() == []
-    sw = StreamWindows(encoding="pcm_s16le", source_rate=RATE, model_rate=RATE, window=2 * RATE, hop=RATE,
-                       min_samples=RATE)
+    sw = StreamWindows(_spec(min_duration_s=1.0), encoding="pcm_s16le", source_rate=RATE)
     (start, window), = feed(sw, pcm16_encode(tone(1.5)), 320)
     assert start == 0 and window.size == 2 * RATE

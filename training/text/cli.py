@@ -6,17 +6,11 @@ Imported only when one of them is named; torch, transformers and scikit-learn ar
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import click
 
-
-def _setup_logging() -> None:
-    """Our progress at INFO; libraries (onnxruntime's quantiser logs every tensor at INFO) at WARNING."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for name in ("training", "service"):
-        logging.getLogger(name).setLevel(logging.INFO)
+from training.cli import setup_logging
 
 
 @click.command("text")
@@ -24,17 +18,17 @@ def _setup_logging() -> None:
               required=True, help="YAML training config, e.g. training/text/configs/minilm.yaml")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="override a config value (parsed as YAML), e.g. --set epochs=1 --set max_train_rows=300")
-def train_text(config_path: Path, overrides: tuple[str, ...]) -> None:
-    """Fine-tune the text scam detector; the best dev checkpoint goes to the config's output_dir."""
-    _setup_logging()
-    from training.text.train import TextTrainConfig, train
+def train_text_command(config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Fine-tune the text scam detector; the best dev checkpoint goes to the config's out_dir."""
+    setup_logging()
+    from training.text.train import TextTrainConfig, train_text
 
     try:
         config = TextTrainConfig.from_yaml(config_path, overrides)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from exc
-    record = train(config)
-    click.echo(json.dumps({"checkpoint": config.output_dir, "best": record["best"], "seconds": record["seconds"]},
+    record = train_text(config)
+    click.echo(json.dumps({"checkpoint": config.out_dir, "best": record["best"], "seconds": record["seconds"]},
                           indent=2))
 
 
@@ -50,17 +44,16 @@ def train_text(config_path: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--force", is_flag=True, help="overwrite an existing version folder")
 @click.option("--ship", default=None, metavar="fp32,int8,fp16",
               help="variants to ship, comma-separated [default: all that pass their checks]")
-def export_text(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool,
+def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool,
                 ship: str | None) -> None:
     """Export a checkpoint to ONNX (fp32, int8, fp16), calibrate it and write OUT/VERSION/card.json."""
-    _setup_logging()
-    from training.text.export import VARIANT_FILES
-    from training.text.export import export_text as run_export
+    setup_logging()
+    from training.text.export import VARIANT_FILES, export_text
 
     names = None if ship is None else [n.strip() for n in ship.split(",") if n.strip()]
     if names is not None and (not names or not set(names) <= set(VARIANT_FILES)):
         raise click.BadParameter(f"name some of {','.join(VARIANT_FILES)}, got {ship!r}", param_hint="--ship")
-    result = run_export(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force,
+    result = export_text(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force,
                         ship=names)
     card = result.card
     overall = card["metrics"]["test"]["overall"]
@@ -88,13 +81,13 @@ def export_text(checkpoint: Path, out: Path, version: str, calibrate_on: str, ex
               help="Mishra-Soni Dataset_5971.csv")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder for report.json and report.md")
-def eval_text(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
+def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
               mishra: Path | None, out: Path) -> None:
     """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table."""
-    _setup_logging()
-    from training.text.evaluate import evaluate_model, write_report
+    setup_logging()
+    from training.text.evaluate import evaluate_text, write_report
 
     corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra}
-    report = evaluate_model(model_dir, split=split, variant=variant,
-                            corpora=corpora if any(corpora.values()) else None)
+    report = evaluate_text(model_dir, split=split, variant=variant,
+                           corpora=corpora if any(corpora.values()) else None)
     click.echo(write_report(report, out))

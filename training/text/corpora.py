@@ -238,54 +238,6 @@ def load_mishra_soni(path: Path) -> list[TextRow]:
     return rows
 
 
-# ---------------------------------------------------------------- any labelled table
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-
-
-def load_table(
-    path: Path,
-    *,
-    text_column: str = "text",
-    label_column: str = "label",
-    positive: Sequence[str] = ("scam", "spam", "smishing", "fraud", "1"),
-    negative: Sequence[str] | None = None,
-    lang: str = "en",
-    lang_column: str | None = None,
-    kind: str | None = None,
-    channel: str = "",
-    source: str | None = None,
-    split_column: str | None = None,
-) -> list[TextRow]:
-    """A CSV, TSV or JSONL of labelled texts. Labels in `positive` (case-insensitive) are scam; with `negative`
-    given only those are legit and other labels are an error, without it every other label is legit. Without
-    a split column the split is the SMS near-duplicate hash, so tables combine with the SMS sets safely."""
-    positives = {p.lower() for p in positive}
-    negatives = None if negative is None else {n.lower() for n in negative}
-    name = source or path.stem
-    rows = []
-    for number, record in enumerate(_read_records(path), 1):
-        text = str(record.get(text_column) or "").strip()
-        tag = str(record.get(label_column, "")).strip().lower()
-        if not text:
-            continue
-        scam = tag in positives
-        if not scam and negatives is not None and tag not in negatives:
-            raise ValueError(f"{path}: row {number}: label {tag!r} is in neither positive nor negative")
-        label = "scam" if scam else "legit"
-        split = str(record[split_column]) if split_column else hash_split(normalise(text))
-        rows.append(TextRow(text=text, label=label, kind=kind or tag or label,
-                            lang=str(record[lang_column]) if lang_column else lang, channel=channel,
-                            family=sms_group(text), source=name, split=split))
-    return rows
-
-
 # ---------------------------------------------------------------- combining
 
 

@@ -165,7 +165,7 @@ def corpora_from_card(card_training_data: Mapping[str, Any]) -> dict[str, Path |
     return {key: Path(corpora[key]) if corpora.get(key) else None for key in ("seed_dir", "uci_path", "mishra_path")}
 
 
-def evaluate_model(
+def evaluate_text(
     model_dir: Path,
     *,
     split: str = "test",

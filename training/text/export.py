@@ -19,7 +19,6 @@ exactly the files the graph references, which the service cannot check itself (i
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 from collections.abc import Sequence
@@ -31,14 +30,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from service.card import LABELS
 from service.registry import CARD_FILE, write_card
 from service.text.tokenize import TextEncoder
+from training.helpers import build_card, open_session
 from training.onnx_shards import ship_variant
 from training.text.calibration import TextCalibration, calibrate
 from training.text.corpora import TextRow, load_corpora, select
 from training.text.evaluate import binary_metrics, evaluate_scores
-from training.text.onnx_scoring import max_window_llr, open_session
+from training.text.onnx_scoring import max_window_llr
 from training.text.train import TOKENIZER_FILE, read_record
 
 log = logging.getLogger(__name__)
@@ -203,7 +202,7 @@ def export_text(
     export_onnx(model, batches[-1], paths["fp32"], exporter=exporter)
     quantize_int8(paths["fp32"], paths["int8"])
     convert_fp16(paths["fp32"], paths["fp16"])
-    sessions = {name: open_session(path) for name, path in paths.items()}
+    sessions = {name: open_session(path, "text") for name, path in paths.items()}
     parity = {name: compare(model, session, batches) for name, session in sessions.items()}
     log.info("parity with PyTorch: %s", parity)
     if parity["fp32"]["max_abs_diff"] > FP32_TOLERANCE:
@@ -235,7 +234,7 @@ def export_text(
     default = "int8" if "int8" in shipped else "fp32" if "fp32" in shipped else shipped[0]
     variants = {n: ship_variant(paths[n], n, sessions[n], batches[-1]) for n in shipped}
 
-    card = build_card(
+    card = _text_card(
         name=out_root.name, version=version, config_record=record, fitted=fitted, exporter=exporter,
         variants=variants,
         default_variant=default,
@@ -249,7 +248,7 @@ def export_text(
     return ExportResult(directory=directory, card=card)
 
 
-def build_card(
+def _text_card(
     *,
     name: str,
     version: str,
@@ -264,21 +263,18 @@ def build_card(
     stride: int,
 ) -> dict[str, Any]:
     config = config_record["config"]
-    return {
-        "schema_version": 1,
-        "name": name,
-        "task": "text",
-        "version": version,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "labels": list(LABELS["text"]),
-        "input": {"tokenizer": TOKENIZER_FILE, "max_length": max_length, "stride": stride},
-        "calibration": fitted.card_calibration(),
-        "thresholds": fitted.thresholds,
-        "variants": variants,
-        "default_variant": default_variant,
-        "onnx": {"opset": OPSET, "exporter": f"torch.onnx.export(dynamo={exporter == 'dynamo'})",
-                 **_library_versions(), "checks_against_pytorch": checks},
-        "training_data": {
+    return build_card(
+        task="text",
+        name=name,
+        version=version,
+        input_spec={"tokenizer": TOKENIZER_FILE, "max_length": max_length, "stride": stride},
+        calibration=fitted.card_calibration(),
+        thresholds=fitted.thresholds,
+        variants=variants,
+        default_variant=default_variant,
+        onnx={"opset": OPSET, "exporter": f"torch.onnx.export(dynamo={exporter == 'dynamo'})",
+              **_library_versions(), "checks_against_pytorch": checks},
+        training_data={
             "corpora": {k: config[k] for k in ("seed_dir", "uci_path", "mishra_path") if config.get(k)},
             "sizes": config_record["training_data"],
             "base_model": config["base_model"],
@@ -286,5 +282,5 @@ def build_card(
             "best_epoch": (config_record.get("best") or {}).get("epoch"),
             "dev_selection": (config_record.get("best") or {}).get("dev"),
         },
-        "metrics": metrics,
-    }
+        metrics=metrics,
+    )

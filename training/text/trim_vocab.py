@@ -250,6 +250,8 @@ def check_tokenizers(model_dir: Path, trim_dir: Path, texts: Sequence[str]) -> d
     trim = Tokenizer.from_file(str(Path(trim_dir) / TOKENIZER_FILE))
     unk_id = json.loads((Path(trim_dir) / TOKENIZER_FILE).read_text(encoding="utf-8"))["model"]["unk_id"]
     unk = trim.id_to_token(unk_id)
+    if unk is None:
+        raise ValueError(f"{trim_dir}: the tokenizer's unk_id {unk_id} names no token")
     full_encs = full.encode_batch(list(texts), add_special_tokens=False)
     trim_encs = trim.encode_batch(list(texts), add_special_tokens=False)
     same = lossless = with_unk = unk_tokens = tokens = 0
@@ -299,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from training.cli import setup_logging
     from training.text.corpora import load_corpora, select
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -312,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="plain word list, one word a line, most frequent first (repeatable); none -> tier skipped")
     parser.add_argument("--check-texts", type=int, default=50, help="dev texts for the embedding cosine check")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
 
     rows = load_corpora(seed_dir=args.seed_dir, uci_path=args.uci, mishra_path=args.mishra)
     train = [r.text for r in select(rows, "train")]

@@ -15,8 +15,9 @@ import numpy as np
 from service.errors import NepcheckError
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import ManifestRow, read_manifest, resolve_path, write_manifest
+from training.helpers import pick_device
 from training.vocoder.copy import write_copies
-from training.vocoder.train import TrainConfig, load_generator, pick_device, train
+from training.vocoder.train import TrainConfig, load_generator, train
 
 log = logging.getLogger(__name__)
 

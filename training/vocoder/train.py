@@ -37,12 +37,6 @@ class TrainConfig:
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class SegmentSampler:
     """Random fixed-length segments from in-memory clips, longer clips drawn more often."""
 

@@ -27,38 +27,42 @@ def _overrides(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML config (see training/voice/configs/)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config option")
-def train_voice(config_path: Path | None, overrides: tuple[str, ...]) -> None:
+def train_voice_command(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Train a voice anti-spoofing network on a built corpus; keeps the best checkpoint by dev EER."""
     setup_logging()
-    from training.voice.train import load_config, train
+    from training.voice.train import load_config, train_voice
 
     try:
         config = load_config(config_path, _overrides(overrides))
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from exc
-    summary = train(config)
+    summary = train_voice(config)
     click.echo(json.dumps(summary, indent=2))
 
 
 @click.command("voice")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="corpus manifest whose dev split calibrates the model")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="corpus manifest whose dev split calibrates the model [default: the checkpoint's]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models/voice"),
               show_default=True)
 @click.option("--version", required=True, help="new version folder name, e.g. 1.0.0")
 @click.option("--name", default="voice", show_default=True)
-@click.option("--hop-s", type=float, default=2.0, show_default=True, help="window hop the service uses")
-@click.option("--min-duration-s", type=float, default=1.0, show_default=True)
+@click.option("--hop-s", type=float, default=None,
+              help="window hop the service uses [default: the checkpoint's hop_s]")
+@click.option("--min-duration-s", type=float, default=None,
+              help="shortest clip the model judges [default: the checkpoint's min_duration_s]")
 @click.option("--no-int8", is_flag=True, help="do not try an int8 variant")
-def export_voice(checkpoint: Path, manifest: Path, out_dir: Path, version: str, name: str, hop_s: float,
-                 min_duration_s: float, no_int8: bool) -> None:
-    """Export a checkpoint to ONNX, check parity, calibrate on dev and write card.json."""
+def export_voice_command(checkpoint: Path, manifest: Path | None, out_dir: Path, version: str, name: str,
+                         hop_s: float | None, min_duration_s: float | None, no_int8: bool) -> None:
+    """Export a checkpoint to ONNX, check parity, calibrate on dev and write card.json. The manifest, hop and
+    minimum duration are those the checkpoint was trained with unless given."""
     setup_logging()
-    from training.voice.export import VoiceExportConfig, export
+    from training.voice.export import VoiceExportConfig, export_voice
 
-    target = export(VoiceExportConfig(checkpoint=checkpoint, manifest=manifest, out_dir=out_dir, version=version,
-                                      name=name, hop_s=hop_s, min_duration_s=min_duration_s, try_int8=not no_int8))
+    target = export_voice(VoiceExportConfig(checkpoint=checkpoint, manifest=manifest, out_dir=out_dir,
+                                            version=version, name=name, hop_s=hop_s, min_duration_s=min_duration_s,
+                                            try_int8=not no_int8))
     click.echo(f"wrote {target}")
 
 
@@ -73,15 +77,15 @@ def export_voice(checkpoint: Path, manifest: Path, out_dir: Path, version: str, 
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--update-card", is_flag=True, help="store the summary under metrics.<name> in the model's card")
 @click.option("--name", "metrics_name", default=None, help="name of this evaluation set in the card")
-def eval_voice(model_dir: Path, manifest: Path, split: str, conditions: tuple[str, ...], variant: str,
+def eval_voice_command(model_dir: Path, manifest: Path, split: str, conditions: tuple[str, ...], variant: str,
                out_dir: Path, update_card: bool, metrics_name: str | None) -> None:
     """Score a manifest split through the service path and write EER/minDCF/actDCF/Cllr reports, DET and score
     files, per system, source and condition."""
     setup_logging()
-    from training.voice.evaluate import evaluate
+    from training.voice.evaluate import evaluate_voice
 
-    evaluate(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
-                      update_card_as=(metrics_name or f"{manifest.parent.name}/{split}") if update_card else None)
+    evaluate_voice(model_dir, manifest, split=split, conditions=conditions, variant=variant, out_dir=out_dir,
+                   update_card_as=(metrics_name or f"{manifest.parent.name}/{split}") if update_card else None)
     click.echo((out_dir / "report.md").read_text())
 
 
@@ -93,7 +97,7 @@ def eval_voice(model_dir: Path, manifest: Path, split: str, conditions: tuple[st
 @click.option("--front-end", "front_ends", multiple=True, default=("whisper", "lfcc"), show_default=True)
 @click.option("--condition", "conditions", multiple=True, default=("clean", "mulaw8k"), show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads")
-def voice_features(manifest: Path, out_dir: Path, front_ends: tuple[str, ...], conditions: tuple[str, ...],
+def voice_features_command(manifest: Path, out_dir: Path, front_ends: tuple[str, ...], conditions: tuple[str, ...],
                    threads: int) -> None:
     """Cache pooled front-end features of the service's speech windows of every clip, per condition."""
     setup_logging()
@@ -117,23 +121,26 @@ def voice_features(manifest: Path, out_dir: Path, front_ends: tuple[str, ...], c
 @click.option("--condition", "conditions", multiple=True, default=("clean", "mulaw8k"), show_default=True,
               help="test condition")
 @click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--repeats", type=int, default=3, show_default=True,
+              help="fold assignments (seeds seed..seed+repeats-1); a clip's score is the mean of its held-out scores")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--c", "c", type=float, default=0.01, show_default=True, help="inverse L2 strength of the head")
 @click.option("--eval-only", "eval_only", multiple=True, default=("ttsds/ttsdb",), show_default=True,
               help="source that may only be tested (published for evaluation, not training)")
-def voice_cv(cache: Path, out_dir: Path, front_ends: tuple[str, ...], train_conditions: tuple[str, ...],
-             conditions: tuple[str, ...], folds: int, seed: int, c: float, eval_only: tuple[str, ...]) -> None:
+def voice_cv_command(cache: Path, out_dir: Path, front_ends: tuple[str, ...], train_conditions: tuple[str, ...],
+             conditions: tuple[str, ...], folds: int, repeats: int, seed: int, c: float,
+             eval_only: tuple[str, ...]) -> None:
     """Leave-sources-and-families-out cross-validation of front-ends: per-fold and pooled EER, EER per family,
     bona fide false alarms per language (report.md, report.json, out-of-fold scores.csv)."""
     setup_logging()
     import csv
 
     from training.corpora.manifest import family_of
-    from training.voice.crossval import concat_features, cross_validate, make_folds, markdown, summarise
+    from training.voice.crossval import concat_features, cross_validate, make_folds, markdown, merge, summarise
     from training.voice.features import load_features, load_rows
 
     rows = load_rows(cache)
-    split = make_folds(rows, folds, seed=seed, eval_only=eval_only)
+    splits = [make_folds(rows, folds, seed=seed + r, eval_only=eval_only) for r in range(repeats)]
     needed = sorted(set(train_conditions) | set(conditions))
     summaries = []
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,15 +151,15 @@ def voice_cv(cache: Path, out_dir: Path, front_ends: tuple[str, ...], train_cond
         for name in front_ends:
             features = {cond: concat_features([load_features(cache, cond, part) for part in name.split("+")])
                         for cond in needed}
-            result = cross_validate(rows, features, split, front_end=name, train_conditions=train_conditions,
-                                    test_conditions=conditions, c=c)
+            result = merge([cross_validate(rows, features, split, front_end=name, train_conditions=train_conditions,
+                                           test_conditions=conditions, c=c) for split in splits])
             for cond in conditions:
                 summaries.append(summarise(rows, result, cond))
                 for clip, score in sorted(result.scores[cond].items()):
                     r = rows[clip]
                     writer.writerow([name, cond, clip, r.path, r.label, r.system, family_of(r), r.source,
                                      r.language, f"{score:.6f}"])
-    (out_dir / "report.json").write_text(json.dumps({"folds": folds, "seed": seed, "c": c,
+    (out_dir / "report.json").write_text(json.dumps({"folds": folds, "repeats": repeats, "seed": seed, "c": c,
                                                      "eval_only": list(eval_only), "runs": summaries}, indent=2))
     report = markdown(summaries)
     (out_dir / "report.md").write_text(report)
@@ -171,7 +178,7 @@ def voice_cv(cache: Path, out_dir: Path, front_ends: tuple[str, ...], train_cond
               show_default=True)
 @click.option("--c", "c", type=float, default=0.01, show_default=True, help="inverse L2 strength of the head")
 @click.option("--eval-only", "eval_only", multiple=True, default=("ttsds/ttsdb",), show_default=True)
-def voice_probe(cache: Path, cv_scores: Path, front_end: str, version: str, out_dir: Path, c: float,
+def voice_probe_command(cache: Path, cv_scores: Path, front_end: str, version: str, out_dir: Path, c: float,
                 eval_only: tuple[str, ...]) -> None:
     """Fit the linear head on all trainable clips and export front-ends + head as one ONNX model with its card,
     calibrated on the cross-validation's out-of-fold scores."""

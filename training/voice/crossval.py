@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from training.corpora.manifest import ManifestRow, family_of
-from training.metrics import compute_eer
+from training.spoof_metrics import compute_eer
 from training.voice.features import WindowFeatures
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,21 @@ def cross_validate(
         log.info("%s fold %d: train %d clips, test %d clips, EER %s", front_end, fold, folds.train[fold].size,
                  folds.test[fold].size, {c: round(result.fold_eer[c][-1], 4) for c in test_conditions})
     return result
+
+
+def merge(results: Sequence[CVResult]) -> CVResult:
+    """Repeats of cross-validation with other fold seeds as one result: each clip's score is the mean of the
+    held-out scores it got (it is tested in a repeat only when its source and family share a test fold), and the
+    per-fold EERs of every repeat are kept."""
+    merged = CVResult(results[0].front_end, results[0].train_conditions)
+    for condition in results[0].scores:
+        collected: dict[int, list[float]] = {}
+        for result in results:
+            for clip, score in result.scores[condition].items():
+                collected.setdefault(clip, []).append(score)
+        merged.scores[condition] = {clip: float(np.mean(v)) for clip, v in collected.items()}
+        merged.fold_eer[condition] = [e for result in results for e in result.fold_eer[condition]]
+    return merged
 
 
 def concat_features(parts: Sequence[WindowFeatures]) -> WindowFeatures:

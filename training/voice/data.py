@@ -1,10 +1,10 @@
 """Training and scoring data for the voice detector, cut the way the service cuts it.
 
-Clips are decoded with the service's decoder and resampler (`load_clip`), and windows come from the service's
-`frame_windows`/`repeat_pad`, so a model trains on exactly the fixed windows it is later served. Training windows
-are random crops (or the repeat-padded clip when it is shorter than a window), then a random channel: the
-telephone and codec conditions of `training.channel` and RawBoost, drawn per example, so the model cannot learn
-the recording chain of any one source.
+Clips are decoded with the service's decoder and resampler (`load_clip`), and windows follow the service's
+`service.windowing` (`repeat_pad` here, `model_windows` for dev scoring), so a model trains on exactly the
+fixed windows it is later served. Training windows are random crops (or the repeat-padded clip when it is
+shorter than a window), then a random channel: the telephone and codec conditions of `training.channel` and
+RawBoost, drawn per example, so the model cannot learn the recording chain of any one source.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from service.windowing import frame_windows, repeat_pad
+from service.windowing import repeat_pad
 from training.augment import rawboost
 from training.channel import CONDITIONS, apply_condition
 from training.corpora.audio_io import load_clip
@@ -117,9 +117,3 @@ def balanced_class_weights(clips: Sequence[Clip]) -> torch.Tensor:
         raise ValueError("training data needs clips of both classes")
     weights = counts.sum() / (2.0 * counts)
     return torch.tensor(weights, dtype=torch.float32)
-
-
-def clip_windows(samples: np.ndarray, *, rate: int, window: int, hop: int, min_samples: int) -> np.ndarray:
-    """The service's windows for a whole clip: what `POST /v1/voice/score` would feed the model."""
-    frames, _ = frame_windows(samples, window=window, hop=hop, min_samples=min_samples, sample_rate=rate)
-    return frames

@@ -16,8 +16,9 @@ from typing import Any
 from service.card import VoiceInput
 from service.registry import CARD_FILE, load_artifact
 from training.corpora.manifest import read_manifest
+from training.helpers import open_session
 from training.spoof_report import ScoredClip, markdown_table, write_keyed_scores, write_report
-from training.voice.scoring import ClipScore, open_session, score_rows
+from training.voice.onnx_scoring import ClipScore, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def to_scored(scores: Sequence[ClipScore], scale: float, bias: float) -> list[Sc
     ]
 
 
-def evaluate(
+def evaluate_voice(
     model_dir: Path,
     manifest: Path,
     *,
@@ -49,7 +50,7 @@ def evaluate(
     rows = [r for r in read_manifest(manifest) if split == "all" or r.split == split]
     if not rows:
         raise ValueError(f"{manifest}: no rows in split {split!r}")
-    session = open_session(artifact.onnx_path)
+    session = open_session(artifact.onnx_path, "voice")
     scores = score_rows(session, spec, rows, manifest, conditions)
     clips = to_scored(scores, artifact.card.calibration.scale, artifact.card.calibration.bias)
 
@@ -73,7 +74,7 @@ def evaluate(
         table.append(row)
     pooled = write_report(out_dir / "pooled", clips, title=f"{artifact.card.name} {artifact.card.version}, pooled") \
         if both else None
-    summary = {
+    summary: dict[str, Any] = {
         "model": {"name": artifact.card.name, "version": artifact.card.version, "variant": artifact.variant},
         "manifest": str(manifest), "split": split, "clips": len(rows),
         "by_condition": table,

@@ -4,11 +4,14 @@ The order matters: export, prove the ONNX graph computes what PyTorch computed (
 calibrate on the dev split's held-out systems *through ONNX Runtime along the service path*, so the card's
 LLR scale and thresholds describe the exact artifact that ships. An int8 variant is added only when its dev EER
 stays within `int8_max_eer_loss` of fp32; otherwise the card says why it was left out.
+
+The manifest, dev split, hop and minimum duration are the ones the checkpoint was trained with (its stored
+config); the export config names them only to override. The dev split is decoded once, for parity, calibration
+and the int8 check alike.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import platform
@@ -26,12 +29,12 @@ import torch
 from service.card import VoiceInput
 from service.registry import sha256_file, write_card
 from training.calibrate import fit_platt, operating_points
-from training.corpora.manifest import read_manifest
-from training.metrics import compute_eer
+from training.helpers import build_card, count_parameters, open_session
+from training.spoof_metrics import compute_eer
 from training.voice.data import load_split
 from training.voice.networks import build_network
 from training.voice.onnx_export import export_onnx
-from training.voice.scoring import ClipScore, open_session, score_rows, windows_for
+from training.voice.onnx_scoring import ClipScore, score_clips, windows_for
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +46,14 @@ PARITY_TOLERANCE = 1e-4
 @dataclass
 class VoiceExportConfig:
     checkpoint: Path
-    manifest: Path
     out_dir: Path  # models/voice
     version: str
     name: str = "voice"
-    hop_s: float = 2.0
-    min_duration_s: float = 1.0
-    dev_split: str = "dev"
+    # None: as the checkpoint's training config says; a value overrides it
+    manifest: Path | None = None
+    hop_s: float | None = None
+    min_duration_s: float | None = None
+    dev_split: str | None = None
     calibration_conditions: tuple[str, ...] = ("clean", "mulaw8k")
     try_int8: bool = True
     int8_max_eer_loss: float = 0.005
@@ -63,6 +67,33 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     model.load_state_dict(state["state_dict"])
     model.eval()
     return model, state
+
+
+@dataclass(frozen=True)
+class ExportInputs:
+    """What an export takes from the checkpoint's training config, each overridable by the export config."""
+
+    manifest: Path
+    dev_split: str
+    spec: VoiceInput
+
+
+def resolve_inputs(config: VoiceExportConfig, state: dict[str, Any]) -> ExportInputs:
+    trained = state.get("config") or {}
+    manifest = config.manifest or (Path(trained["manifest"]) if trained.get("manifest") else None)
+    if manifest is None or not manifest.is_file():
+        where = "given" if config.manifest else "stored in the checkpoint"
+        raise FileNotFoundError(f"the manifest {where} ({manifest}) is not a file; pass the corpus manifest "
+                                "whose dev split calibrates the model")
+    rate, window = int(state["sample_rate"]), int(state["window_samples"])
+    spec = VoiceInput(
+        sample_rate=rate,
+        window_s=window / rate,
+        hop_s=config.hop_s if config.hop_s is not None else float(trained.get("hop_s", 2.0)),
+        min_duration_s=(config.min_duration_s if config.min_duration_s is not None
+                        else float(trained.get("min_duration_s", 1.0))),
+    )
+    return ExportInputs(manifest, config.dev_split or str(trained.get("dev_split", "dev")), spec)
 
 
 def parity(model: torch.nn.Module, session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> dict[str, float]:
@@ -115,22 +146,21 @@ def _eer(scores: list[ClipScore]) -> float:
     return compute_eer(diffs[~labels], diffs[labels])[0]
 
 
-def export(config: VoiceExportConfig) -> Path:
+def export_voice(config: VoiceExportConfig) -> Path:
     model, state = load_checkpoint(config.checkpoint)
-    rate, window = int(state["sample_rate"]), int(state["window_samples"])
-    spec = VoiceInput(sample_rate=rate, window_s=window / rate, hop_s=config.hop_s,
-                      min_duration_s=config.min_duration_s)
+    inputs = resolve_inputs(config, state)
+    spec, window = inputs.spec, inputs.spec.window_samples
     target = config.out_dir / config.version
     if target.exists():
         raise FileExistsError(f"{target} exists; pick a new version (versions are immutable once shipped)")
+    dev_clips = load_split(inputs.manifest, inputs.dev_split, spec.sample_rate)
     staging = Path(tempfile.mkdtemp(prefix=f"nepcheck-export-{config.version}-"))
     fp32_path = staging / MODEL_FILE
     export_onnx(model, fp32_path, window_samples=window)
-    session = open_session(fp32_path)
+    session = open_session(fp32_path, "voice")
 
-    dev_rows = [r for r in read_manifest(config.manifest) if r.split == config.dev_split]
     # dev clips' speech windows (a clip without any is skipped, as the service would not score it)
-    dev_windows = (windows_for(c.samples, spec) for c in load_split(config.manifest, config.dev_split, rate)[:32])
+    dev_windows = (windows_for(c.samples, spec) for c in dev_clips[:32] if c.samples.size >= spec.min_samples)
     real = [w for w in dev_windows if w.size][:16]
     parity_fp32 = parity(model, session, _parity_inputs(window, real))
     worst = max(parity_fp32.values())
@@ -138,7 +168,7 @@ def export(config: VoiceExportConfig) -> Path:
     if worst > PARITY_TOLERANCE:
         raise RuntimeError(f"ONNX export differs from PyTorch by {worst:.2e} > {PARITY_TOLERANCE:.0e}: {parity_fp32}")
 
-    dev_scores = score_rows(session, spec, dev_rows, config.manifest, config.calibration_conditions)
+    dev_scores = score_clips(session, spec, dev_clips, config.calibration_conditions, total=len(dev_clips))
     diffs = np.array([s.logit_diff for s in dev_scores])
     spoof = np.array([s.row.label == "spoof" for s in dev_scores])
     scale, bias = fit_platt(diffs[~spoof], diffs[spoof])
@@ -153,8 +183,8 @@ def export(config: VoiceExportConfig) -> Path:
         int8_path = staging / INT8_FILE
         try:
             quantize_int8(fp32_path, int8_path, np.concatenate(real)[:64])
-            int8_scores = score_rows(open_session(int8_path), spec, dev_rows, config.manifest,
-                                     config.calibration_conditions)
+            int8_scores = score_clips(open_session(int8_path, "voice"), spec, dev_clips,
+                                      config.calibration_conditions, total=len(dev_clips))
             int8_eer = {c: _eer([s for s in int8_scores if s.condition == c]) for c in config.calibration_conditions}
             loss = max(int8_eer[c] - dev_eer[c] for c in dev_eer)
             int8_report.update(dev_eer=int8_eer, eer_loss=loss, kept=loss <= config.int8_max_eer_loss)
@@ -167,20 +197,17 @@ def export(config: VoiceExportConfig) -> Path:
         log.info("int8: %s", int8_report)
 
     train_config = state["config"]
-    corpus_dir = config.manifest.parent
-    card: dict[str, Any] = {
-        "schema_version": 1,
-        "name": config.name,
-        "task": "voice",
-        "version": config.version,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "labels": ["bonafide", "spoof"],
-        "input": spec.model_dump(),
-        "calibration": {"method": "platt", "scale": scale, "bias": bias},
-        "thresholds": points.as_bands(("inconclusive", "likely_fake", "fake")),
-        "variants": variants,
-        "default_variant": "fp32",
-        "onnx": {
+    parameters = count_parameters(model)
+    card = build_card(
+        task="voice",
+        name=config.name,
+        version=config.version,
+        input_spec=spec.model_dump(),
+        calibration={"method": "platt", "scale": scale, "bias": bias},
+        thresholds=points.as_bands(("inconclusive", "likely_fake", "fake")),
+        variants=variants,
+        default_variant="fp32",
+        onnx={
             "opset": max(o.version for o in onnx.load(str(fp32_path), load_external_data=False).opset_import
                          if o.domain in ("", "ai.onnx")),
             "exporter": f"torch.onnx {torch.__version__}",
@@ -189,15 +216,14 @@ def export(config: VoiceExportConfig) -> Path:
             "parity_max_abs_logit_diff": parity_fp32,
             "int8": int8_report,
         },
-        "network": {"name": state["network"], "options": state["network_options"],
-                    "parameters": sum(p.numel() for p in model.parameters()), "epoch": state["epoch"],
-                    "dev_during_training": state["dev"]},
-        "training_data": _training_data(corpus_dir, train_config),
-        "calibration_data": {"split": config.dev_split, "conditions": list(config.calibration_conditions),
-                             "clips": len(dev_rows), "dev_eer": dev_eer},
-        "metrics": {},
-        **config.notes,
-    }
+        training_data=_training_data(inputs.manifest.parent, train_config),
+        network={"name": state["network"], "options": state["network_options"],
+                 "parameters": parameters["trainable"] + parameters["frozen"], "epoch": state["epoch"],
+                 "dev_during_training": state["dev"]},
+        calibration_data={"split": inputs.dev_split, "conditions": list(config.calibration_conditions),
+                          "clips": len(dev_clips), "dev_eer": dev_eer},
+    )
+    card.update(config.notes)
     write_card(staging, card)
     staging.chmod(0o755)  # mkdtemp makes it private; a model folder is read by the service's user
     target.parent.mkdir(parents=True, exist_ok=True)

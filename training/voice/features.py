@@ -24,12 +24,12 @@ import torch
 from tqdm import tqdm
 
 from service.card import VoiceInput
-from service.scoring import speech_windows
+from service.windowing import speech_windows
 from training.channel import apply_condition
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import ManifestRow, read_manifest, resolve_path, write_manifest
+from training.voice.onnx_scoring import condition_rng
 from training.voice.pooled import build_front_end
-from training.voice.scoring import condition_rng
 
 log = logging.getLogger(__name__)
 

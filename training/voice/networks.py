@@ -33,12 +33,7 @@ from torch import nn
 
 from training.voice.frontend import LFCC, LogPowerSpectrogram, SincFilterbank
 
-__all__ = ["AASISTL", "NETWORKS", "LFCCLCNN", "SpecResNet", "build_network", "count_parameters"]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Trainable parameters only: the fixed front-end tensors are buffers and do not count."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+__all__ = ["AASISTL", "NETWORKS", "LFCCLCNN", "SpecResNet", "build_network"]
 
 
 def _analysis_sizes(sample_rate: int, window_ms: float, hop_ms: float) -> tuple[int, int, int]:

@@ -94,6 +94,9 @@ class OWWMelSpectrogram(nn.Module):
     the same thing for the batch of one that openwakeword's streaming code feeds.
     """
 
+    stft_kernel: torch.Tensor
+    mel_matrix: torch.Tensor
+
     def __init__(self, model_dir: Path | None = None) -> None:
         super().__init__()
         weights = load_initializers((model_dir or openwakeword_model_dir()) / "melspectrogram.onnx")
@@ -163,6 +166,7 @@ class OWWEmbedding(nn.Module):
         with torch.no_grad():
             conv.weight.copy_(torch.from_numpy(weight))
             if bias is not None:
+                assert conv.bias is not None
                 conv.bias.copy_(torch.from_numpy(bias))
         return conv
 
@@ -217,6 +221,9 @@ class OWWDetector(nn.Module):
     With `freeze_frontend` (the default) the ported weights get no gradients; the STFT and mel matrix never do.
     """
 
+    sample_rate: int  # set by `training.voice.networks.build_network`, the registry's contract
+    window_samples: int
+
     def __init__(self, taps: tuple[str, ...] = ("stage1", "stage2", "stage3", "embedding"), width: int = 64,
                  dropout: float = 0.1, freeze_frontend: bool = True, model_dir: Path | None = None) -> None:
         super().__init__()
@@ -242,11 +249,3 @@ class OWWDetector(nn.Module):
                 x = x.permute(0, 1, 3, 2).flatten(1, 2)
             pooled.append(self.heads[tap](x))
         return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
-
-
-def count_parameters(model: nn.Module) -> dict[str, int]:
-    """Trainable and frozen parameter counts (buffers such as the STFT kernels are counted apart)."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    buffers = sum(b.numel() for b in model.buffers())
-    return {"trainable": trainable, "frozen": frozen, "buffers": buffers}

@@ -35,8 +35,8 @@ from service.card import VoiceInput
 from service.registry import write_card
 from training.calibrate import fit_platt, threshold_at_fpr, threshold_at_miss
 from training.corpora.manifest import family_of
-from training.metrics import compute_eer
 from training.onnx_shards import ship_variant
+from training.spoof_metrics import compute_eer
 from training.voice.crossval import concat_features, fit_head
 from training.voice.features import SPEC, _clip_windows, load_features, load_rows
 from training.voice.onnx_export import export_onnx

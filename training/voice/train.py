@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from service.card import VoiceInput
+from service.windowing import model_windows
 from training.channel import apply_condition
-from training.metrics import compute_eer
-from training.voice.data import Augmentation, Clip, WindowDataset, balanced_class_weights, clip_windows, load_split
+from training.helpers import count_parameters, pick_device, seed_everything
+from training.spoof_metrics import compute_eer
+from training.voice.data import Augmentation, Clip, WindowDataset, balanced_class_weights, load_split
 from training.voice.networks import build_network
 
 log = logging.getLogger(__name__)
@@ -60,16 +62,14 @@ class VoiceTrainConfig:
     device: str = "auto"
 
     @property
+    def spec(self) -> VoiceInput:
+        """The input spec the exported card will carry: the service's window rule for dev scoring."""
+        return VoiceInput(sample_rate=self.sample_rate, window_s=self.window_s, hop_s=self.hop_s,
+                          min_duration_s=self.min_duration_s)
+
+    @property
     def window(self) -> int:
-        return round(self.window_s * self.sample_rate)
-
-    @property
-    def hop(self) -> int:
-        return round(self.hop_s * self.sample_rate)
-
-    @property
-    def min_samples(self) -> int:
-        return round(self.min_duration_s * self.sample_rate)
+        return self.spec.window_samples
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -97,20 +97,9 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> V
     if aug is None or aug is False:
         raw["augmentation"] = None
     elif isinstance(aug, dict):
-        raw["augmentation"] = Augmentation(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()})
+        options: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+        raw["augmentation"] = Augmentation(**options)
     return VoiceTrainConfig(**raw)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -123,12 +112,11 @@ class DevSet:
     @classmethod
     def build(cls, clips: list[Clip], config: VoiceTrainConfig) -> DevSet:
         windows: dict[str, list[np.ndarray]] = {}
+        spec = config.spec
         for condition in config.dev_conditions:
             rng = np.random.default_rng(config.seed + 1)
             windows[condition] = [
-                clip_windows(apply_condition(condition, c.samples, config.sample_rate, rng=rng),
-                             rate=config.sample_rate, window=config.window, hop=config.hop,
-                             min_samples=config.min_samples)
+                model_windows(apply_condition(condition, c.samples, config.sample_rate, rng=rng), spec)[0]
                 for c in clips
             ]
         return cls(windows, np.array([c.target for c in clips]))
@@ -170,7 +158,7 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torc
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train(config: VoiceTrainConfig) -> dict[str, Any]:
+def train_voice(config: VoiceTrainConfig) -> dict[str, Any]:
     """Train, keep the checkpoint with the best dev EER, and return the run's summary (also in summary.json)."""
     seed_everything(config.seed)
     if config.threads:
@@ -194,8 +182,9 @@ def train(config: VoiceTrainConfig) -> dict[str, Any]:
     steps_per_epoch = len(loader)
     scheduler = _schedule(optimizer, round(config.warmup_epochs * steps_per_epoch), config.epochs * steps_per_epoch)
     criterion = nn.CrossEntropyLoss(weight=balanced_class_weights(train_clips).to(device))
+    parameters = count_parameters(model)
     log.info("%s: %d parameters (%d trainable), %d train / %d dev clips, device %s", config.network,
-             sum(p.numel() for p in model.parameters()), sum(p.numel() for p in trainable), len(train_clips),
+             parameters["trainable"] + parameters["frozen"], parameters["trainable"], len(train_clips),
              len(dev_clips), device)
 
     started = time.monotonic()

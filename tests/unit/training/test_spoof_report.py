@@ -12,7 +12,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
 from training.corpora.manifest import ManifestRow
-from training.metrics import act_dcf, bayes_threshold, compute_eer, min_dcf
+from training.spoof_metrics import act_dcf, bayes_threshold, compute_eer, min_dcf
 from training.spoof_report import (
     ScoredClip,
     by_group,

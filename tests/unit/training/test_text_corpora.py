@@ -19,7 +19,6 @@ from training.text.corpora import (
     load_corpora,
     load_mishra_soni,
     load_seed,
-    load_table,
     load_uci_sms,
     normalise,
     repair_text,
@@ -207,26 +206,6 @@ def test_dedupe_keeps_same_text_with_other_label() -> None:
 def test_load_corpora_needs_a_corpus() -> None:
     with pytest.raises(ValueError, match="no text corpus"):
         load_corpora()
-
-
-# ---------------------------------------------------------------- any table
-
-
-def test_load_table_csv_and_jsonl(tmp_path: Path) -> None:
-    csv_path = tmp_path / "ads.csv"
-    csv_path.write_text("body,verdict,language\nBitcoin robot pays 10%,Fraud,nl\nLunch at noon?,ok,en\n",
-                        encoding="utf-8")
-    rows = load_table(csv_path, text_column="body", label_column="verdict", lang_column="language",
-                      channel="ad", kind="ad")
-    assert [(r.label, r.lang, r.channel, r.source) for r in rows] == [("scam", "nl", "ad", "ads"),
-                                                                     ("legit", "en", "ad", "ads")]
-    jsonl = tmp_path / "msgs.jsonl"
-    jsonl.write_text(json.dumps({"text": "hi", "label": 0, "split": "dev"}) + "\n"
-                     + json.dumps({"text": "pay now", "label": 1, "split": "test"}) + "\n", encoding="utf-8")
-    rows = load_table(jsonl, split_column="split", source="msgs")
-    assert [(r.label, r.split, r.kind) for r in rows] == [("legit", "dev", "0"), ("scam", "test", "1")]
-    with pytest.raises(ValueError, match="row 1: label '0'"):
-        load_table(jsonl, negative=("ham",))
 
 
 def test_summarise_counts_per_split_language_and_label(tmp_path: Path) -> None:

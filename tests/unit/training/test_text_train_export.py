@@ -23,10 +23,11 @@ from service.registry import load_artifact, read_card, sha256_file
 from service.settings import Settings
 from service.text.tokenize import TextEncoder
 from tests.textkit import build_base_model, write_seed
+from training.helpers import open_session
 from training.onnx_shards import shards_of
 from training.text.corpora import load_seed, select
 from training.text.export import FP32_TOLERANCE, NOT_SHIPPED_BY_CHOICE, LogitsOnly, export_text, quantize_int8
-from training.text.onnx_scoring import open_session, score_artifact
+from training.text.onnx_scoring import score_artifact
 from training.text.train import TextTrainConfig, resolve_base_model
 
 LONG_TEXT = " ".join(["Hello, shall we have dinner tonight at 8?"] * 6 + ["Your account is blocked. Transfer "
@@ -58,7 +59,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump({
         "base_model": str(base), "seed_dir": str(seed_dir), "uci_path": None, "mishra_path": None,
-        "output_dir": str(root / "checkpoint"), "max_length": 32, "stride": 8, "batch_size": 8,
+        "out_dir": str(root / "checkpoint"), "max_length": 32, "stride": 8, "batch_size": 8,
         "learning_rate": 3e-3, "epochs": 1, "warmup_ratio": 0.0, "threads": 1, "progress": False,
     }), encoding="utf-8")
     invoke("train", "text", "--config", str(config), "--set", "epochs=4", "--set", "patience=4")
@@ -85,6 +86,14 @@ def test_config_from_yaml_with_overrides(tmp_path: Path) -> None:
         TextTrainConfig.from_yaml(path, ["max_length=32", "stride=16"])
     with pytest.raises(ValueError, match="at least one corpus"):
         TextTrainConfig.from_yaml(path, ["seed_dir=null"])
+
+
+def test_config_reads_the_old_name_of_out_dir(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("seed_dir: data/seed\noutput_dir: runs/old\n", encoding="utf-8")
+    assert TextTrainConfig.from_yaml(path).out_dir == "runs/old"
+    with pytest.raises(ValueError, match="not both"):
+        TextTrainConfig.from_yaml(path, ["out_dir=runs/new"])
 
 
 def test_default_config_file_loads() -> None:
@@ -157,7 +166,7 @@ def test_fp32_graph_matches_pytorch_on_real_texts_alone_and_padded(run: Run) -> 
     assert card.onnx["checks_against_pytorch"]["fp32"]["max_abs_diff"] <= FP32_TOLERANCE
     model = LogitsOnly(AutoModelForSequenceClassification.from_pretrained(run.checkpoint).eval())
     encoder = TextEncoder(run.model_dir / "tokenizer.json", max_length=32, stride=8)
-    session = open_session(run.model_dir / "model.onnx")
+    session = open_session(run.model_dir / "model.onnx", "text")
     texts = [r.text for r in select(load_seed(run.seed_dir), "test")][:5] + [LONG_TEXT]
     windows = [w.input_ids for t in texts for w in encoder.windows(t)]
     for feeds in [encoder.collate([w]) for w in windows] + [encoder.collate(windows)]:
@@ -173,8 +182,8 @@ def test_int8_and_fp16_graphs_load_and_keep_the_contract(run: Run, tmp_path: Pat
     quantize_int8(run.model_dir / "model.onnx", int8)  # the exporter's own step, kept whether or not it ships
     encoder = TextEncoder(run.model_dir / "tokenizer.json", max_length=32, stride=8)
     feeds = encoder.collate([w.input_ids for w in encoder.windows(LONG_TEXT)])
-    reference = open_session(run.model_dir / "model.onnx").run(["logits"], feeds)[0]
-    (quantized,) = open_session(int8).run(["logits"], feeds)
+    reference = open_session(run.model_dir / "model.onnx", "text").run(["logits"], feeds)[0]
+    (quantized,) = open_session(int8, "text").run(["logits"], feeds)
     assert quantized.dtype == np.float32 and quantized.shape == reference.shape
     assert np.max(np.abs(quantized - reference)) < 0.1
     assert int8.stat().st_size < (run.model_dir / "model.onnx").stat().st_size
@@ -213,7 +222,7 @@ def test_export_ships_the_chosen_variants_with_hashed_shards(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the tiny model has ~130 KB of weights: a 40 KB limit shards it as 16 MiB does a full-size BERT
-    monkeypatch.setattr("training.text.export.SHARD_BYTES", 40_000)
+    monkeypatch.setattr("training.onnx_shards.SHARD_BYTES", 40_000)
     result = export_text(run.checkpoint, tmp_path / "text", "0.0.2", ship=["fp32"])
     card = read_card(result.directory)
     assert list(card.variants) == ["fp32"] and card.default_variant == "fp32"
@@ -231,8 +240,8 @@ def test_export_ships_the_chosen_variants_with_hashed_shards(
     artifact = load_artifact(result.directory, task="text")
     encoder = TextEncoder(result.directory / "tokenizer.json", max_length=32, stride=8)
     feeds = encoder.collate([w.input_ids for w in encoder.windows(LONG_TEXT)])
-    (sharded,) = open_session(artifact.onnx_path).run(["logits"], feeds)
-    (whole,) = open_session(run.model_dir / "model.onnx").run(["logits"], feeds)
+    (sharded,) = open_session(artifact.onnx_path, "text").run(["logits"], feeds)
+    (whole,) = open_session(run.model_dir / "model.onnx", "text").run(["logits"], feeds)
     assert np.max(np.abs(sharded - whole)) <= 1e-5
     first = sorted(variant.external_data)[0]
     with (result.directory / first).open("r+b") as f:
@@ -253,7 +262,7 @@ def test_export_refuses_unknown_variants_to_ship(run: Run, tmp_path: Path) -> No
 
 
 async def test_service_scores_texts_as_the_evaluation_does(run: Run) -> None:
-    from service.models import load_text
+    from service.loaded_models import load_text
     from service.scoring import score_text
 
     # fp32: int8 activations are quantised with ranges taken over the whole batch, so an int8 score moves a

@@ -12,6 +12,7 @@ pytest.importorskip("openwakeword")
 from openwakeword.utils import AudioFeatures  # noqa: E402
 
 from service.engine import check_io, create_session  # noqa: E402
+from training.helpers import count_parameters  # noqa: E402
 from training.voice import oww  # noqa: E402
 from training.voice.onnx_export import export_onnx  # noqa: E402
 from training.voice.oww import WINDOW_SAMPLES, OWWDetector, OWWEmbedding, OWWMelSpectrogram  # noqa: E402
@@ -74,7 +75,7 @@ def test_detector_gives_two_logits_and_trains_only_the_head(detector: OWWDetecto
         for batch in (1, 3):
             assert detector(waveform[:batch]).shape == (batch, 2)
     assert not any(p.requires_grad for p in detector.embedding.parameters())
-    assert oww.count_parameters(detector)["trainable"] > 0
+    assert count_parameters(detector)["trainable"] > 0
     detector.train()
     try:
         detector(waveform[:2]).sum().backward()

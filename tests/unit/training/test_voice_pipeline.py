@@ -20,9 +20,9 @@ from service.settings import Settings  # noqa: E402
 from tests.audiokit import speech  # noqa: E402
 from training.corpora.audio_io import write_clip  # noqa: E402
 from training.corpora.manifest import ManifestRow, write_manifest  # noqa: E402
-from training.voice.evaluate import evaluate  # noqa: E402
-from training.voice.export import VoiceExportConfig, export  # noqa: E402
-from training.voice.train import load_config, train  # noqa: E402
+from training.voice.evaluate import evaluate_voice  # noqa: E402
+from training.voice.export import VoiceExportConfig, export_voice, resolve_inputs  # noqa: E402
+from training.voice.train import load_config, train_voice  # noqa: E402
 
 RATE = 8000
 
@@ -62,7 +62,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "threads": 1, "loader_workers": 0, "warmup_epochs": 0.5, "patience": 6,
         "augmentation": {"p_channel": 0.3, "conditions": ["mulaw8k", "noise20db"], "p_rawboost": 0.0},
     })
-    summary = train(config)
+    summary = train_voice(config)
     assert (root / "run" / "best.pt").is_file() and summary["epochs_run"] >= 1
     return root, manifest
 
@@ -80,7 +80,7 @@ def test_training_learns_a_planted_artefact_on_held_out_clips(trained: tuple[Pat
 
 def test_export_calibrates_and_the_service_loads_the_card(trained: tuple[Path, Path]) -> None:
     root, manifest = trained
-    target = export(VoiceExportConfig(checkpoint=root / "run" / "best.pt", manifest=manifest,
+    target = export_voice(VoiceExportConfig(checkpoint=root / "run" / "best.pt", manifest=manifest,
                                       out_dir=root / "models" / "voice", version="0.0.1", hop_s=0.5,
                                       min_duration_s=0.5, try_int8=True))
     artifact = load_artifact(target, task="voice")
@@ -91,17 +91,17 @@ def test_export_calibrates_and_the_service_loads_the_card(trained: tuple[Path, P
     assert "kept" in card.onnx["int8"]  # the int8 decision is recorded whichever way it went
     assert set(card.variants) == ({"fp32", "int8"} if card.onnx["int8"]["kept"] else {"fp32"})
     with pytest.raises(FileExistsError):  # versions are immutable
-        export(VoiceExportConfig(checkpoint=root / "run" / "best.pt", manifest=manifest,
+        export_voice(VoiceExportConfig(checkpoint=root / "run" / "best.pt", manifest=manifest,
                                  out_dir=root / "models" / "voice", version="0.0.1"))
 
-    from service.models import load_voice
+    from service.loaded_models import load_voice
 
     model = load_voice(Settings(models_dir=root / "models", variant="fp32"))
     assert model.card.version == "0.0.1"
 
     out = root / "eval"
-    summary = evaluate(target, manifest, split="eval", conditions=("clean", "mulaw8k"), out_dir=out,
-                       update_card_as="synthetic/eval")
+    summary = evaluate_voice(target, manifest, split="eval", conditions=("clean", "mulaw8k"), out_dir=out,
+                             update_card_as="synthetic/eval")
     assert [row["condition"] for row in summary["by_condition"]] == ["clean", "mulaw8k"]
     assert summary["by_condition"][0]["eer"] < 0.25
     for condition in ("clean", "mulaw8k", "pooled"):
@@ -109,6 +109,30 @@ def test_export_calibrates_and_the_service_loads_the_card(trained: tuple[Path, P
         lines = (out / condition / "scores.tsv").read_text().splitlines()
         assert len(lines) == 1 + (20 if condition != "pooled" else 40)
     assert "synthetic/eval" in load_artifact(target, task="voice").card.metrics
+
+
+def test_export_takes_manifest_hop_and_minimum_from_the_checkpoint(trained: tuple[Path, Path]) -> None:
+    root, manifest = trained
+    target = export_voice(VoiceExportConfig(checkpoint=root / "run" / "best.pt", out_dir=root / "from-ckpt" / "voice",
+                                            version="0.0.1", try_int8=False))
+    card = load_artifact(target, task="voice").card
+    assert (card.input.hop_s, card.input.min_duration_s) == (0.5, 0.5)  # the training config's, not 2.0 and 1.0
+    assert card.model_extra is not None and card.model_extra["calibration_data"]["clips"] == 20
+    assert card.training_data["corpus"] == manifest.parent.name
+
+
+def test_export_flags_override_the_checkpoint(tmp_path: Path) -> None:
+    manifest = tmp_path / "other.csv"
+    manifest.write_text("path,label\n")
+    state = {"sample_rate": RATE, "window_samples": RATE,
+             "config": {"manifest": str(tmp_path / "gone.csv"), "hop_s": 0.5, "min_duration_s": 0.5,
+                        "dev_split": "dev2"}}
+    base = {"checkpoint": tmp_path / "best.pt", "out_dir": tmp_path, "version": "1"}
+    inputs = resolve_inputs(VoiceExportConfig(**base, manifest=manifest, hop_s=0.25, min_duration_s=0.75), state)
+    assert inputs.manifest == manifest and inputs.dev_split == "dev2"
+    assert (inputs.spec.hop_s, inputs.spec.min_duration_s, inputs.spec.window_s) == (0.25, 0.75, 1.0)
+    with pytest.raises(FileNotFoundError, match="stored in the checkpoint"):
+        resolve_inputs(VoiceExportConfig(**base), state)
 
 
 def test_a_bona_fide_only_set_reports_false_positive_rates(trained: tuple[Path, Path]) -> None:
@@ -120,7 +144,7 @@ def test_a_bona_fide_only_set_reports_false_positive_rates(trained: tuple[Path, 
 
     studio = root / "studio.csv"
     write_manifest([r for r in read_manifest(manifest) if r.label == "bonafide" and r.split == "eval"], studio)
-    summary = evaluate(target, studio, split="eval", conditions=("clean",), out_dir=root / "eval-studio")
+    summary = evaluate_voice(target, studio, split="eval", conditions=("clean",), out_dir=root / "eval-studio")
     (row,) = summary["by_condition"]
     assert row["n_bonafide"] == 10 and row["n_spoof"] == 0 and row["eer"] is None
     assert 0.0 <= row["fpr_bonafide_at_card_fake"] <= row["fpr_bonafide_at_card_likely_fake"] <= 1.0

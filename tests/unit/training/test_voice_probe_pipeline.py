@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("torch")
 
 from service.registry import load_artifact  # noqa: E402
-from service.scoring import speech_windows  # noqa: E402
+from service.windowing import speech_windows  # noqa: E402
 from tests.audiokit import speech  # noqa: E402
 from training.corpora.audio_io import write_clip  # noqa: E402
 from training.corpora.manifest import ManifestRow, write_manifest  # noqa: E402

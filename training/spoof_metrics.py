@@ -1,4 +1,4 @@
-"""Evaluation metrics shared by training, evaluation and the shortcut audit.
+"""Spoofing-detection metrics (EER, minDCF, actDCF, Cllr, ROC AUC) shared by training, evaluation and the audit.
 
 Convention everywhere: a higher score means more spoof-like. EER, ROC AUC and minDCF depend only on the ranks of
 the scores (ties included), so any strictly increasing transform of the scores leaves them unchanged; that is what

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.metrics import (
+from training.spoof_metrics import (
     act_dcf,
     bayes_threshold,
     cllr,
