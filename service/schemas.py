@@ -49,13 +49,18 @@ class VoiceResult(BaseModel):
 
 class CueOut(BaseModel):
     kind: str
-    start: int = Field(description="character offset in the submitted text")
+    start: int = Field(description="character offset in the submitted text (also for cues found after normalisation)")
     end: int
     text: str
+    quoted: bool = Field(
+        False,
+        description="the cue stands in quotation marks or in a sentence that warns about or reports a scam "
+        "(a heuristic: a scam ad's quoted testimonial is quoted too); it does not change the score",
+    )
 
 
 class TextWindowScore(BaseModel):
-    char_start: int
+    char_start: int = Field(description="character offset of the window in the submitted text")
     char_end: int
     score: float = Score
     llr: float

@@ -17,6 +17,7 @@ from service.errors import InvalidInput
 from service.loaded_models import TextModel, VoiceModel
 from service.schemas import CueOut, ModelRef, TextResult, TextWindowScore, VoiceResult, WindowScore
 from service.text.cues import find_cues
+from service.text.normalize import normalize
 from service.text.tokenize import TokenWindow
 from service.windowing import PreparedVoice, speech_windows
 
@@ -69,7 +70,11 @@ async def score_voice(model: VoiceModel, audio: DecodedAudio, *, deadline: float
 
 
 def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], list[CueOut]]:
-    return model.encoder.windows(text), [CueOut(**cue.to_dict()) for cue in find_cues(text)]
+    """Normalise once (see service.text.normalize) for both the model's windows and the cues; both report
+    spans in the submitted text."""
+    normalized = normalize(text)
+    windows = model.encoder.windows(text, normalized=normalized)
+    return windows, [CueOut(**cue.to_dict()) for cue in find_cues(text, normalized=normalized)]
 
 
 async def score_text(model: TextModel, text: str, *, lang: str | None, deadline: float) -> TextResult:

@@ -21,6 +21,16 @@ Design:
 * Case: most rules run on the lower-cased folded text (so they are case-insensitive, Unicode-aware). A few are
   `cased` and run on the case-preserving folded text where case carries the meaning: the acronym PIN, a
   capitalised personal name, a domain's TLD ("ing.nl" or "ING.NL" but not "gedaan.Com").
+* Obfuscation: the patterns also run on `service.text.normalize`'s normalised text (the text the model
+  reads: look-alike letters folded, letter-spaced words joined, shouting lower-cased), and what they find there
+  is mapped back to the original text, so "rеkеning" with Cyrillic "е" or "b.i.t.c.o.i.n" is still a cue
+  whose span indexes the submitted text. Both passes' spans are merged per kind.
+* Quoted: a text that warns about, reports or quotes a scam is not a scam, so every cue says whether it is
+  `quoted`: inside quotation marks ("...", '...', “...”, ‘...’, „...“, «...») or in a sentence with a warning or
+  report marker ("let op", "pas op", "waarschuwt", "oplichters", "trap er niet in", "nooit", "warns",
+  "never ask", "scammers", "beware", "be careful", "fraudsters", "report", ...). A heuristic, by design: a
+  scam ad's quoted fake testimonial is quoted too, and a marker can sit in a scam ("nooit meer geldzorgen").
+  The flag tells a reviewer where the words stand; it does not change the score.
 * Safety against adversarial input: no nested unbounded quantifiers and every gap between words is bounded
   (`(?:\\w+ ){0,3}?`, `[\\s\\S]{0,80}?`, DNS labels of at most 63 characters, at most six of them), so each
   attempt is linear in what it reads; the tests check 100k-character adversarial strings.
@@ -30,9 +40,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+
+from service.text.normalize import NormalizedText, normalize
 
 __all__ = ["CUE_KINDS", "Cue", "cue_kinds", "find_cues"]
 
@@ -52,12 +65,15 @@ _KIND_ORDER = {kind: i for i, kind in enumerate(CUE_KINDS)}
 
 @dataclass(frozen=True)
 class Cue:
-    """One scam cue: its kind and its span [start, end) in the original, unfolded input text."""
+    """One scam cue: its kind and its span [start, end) in the original, unfolded input text. `quoted` is true
+    when the cue stands in quotation marks or in a sentence that warns about or reports a scam (a heuristic;
+    see the module docstring)."""
 
     kind: str
     start: int
     end: int
     text: str
+    quoted: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in _KIND_ORDER:
@@ -65,9 +81,9 @@ class Cue:
         if not 0 <= self.start <= self.end:
             raise ValueError(f"invalid cue span [{self.start}, {self.end})")
 
-    def to_dict(self) -> dict[str, str | int]:
+    def to_dict(self) -> dict[str, str | int | bool]:
         """JSON-ready form, so the API can return cues beside the score without knowing this class."""
-        return {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text}
+        return {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text, "quoted": self.quoted}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -778,20 +794,65 @@ def _matches(folded: str, lowered: str) -> Iterator[tuple[str, int, int]]:
 
 
 # --------------------------------------------------------------------------------------------------------
+# Quoted and warning context
+# --------------------------------------------------------------------------------------------------------
+
+# Quoted passages: straight or curly, double or single quotes, Dutch/German „...“ and guillemets. Each body is
+# bounded, so an unpaired quote costs a bounded look-ahead. A straight or curly single quote opens only before
+# a word and closes only after one; apostrophes inside words ("auto's", "don't") do not end the quote.
+_QUOTED = re.compile(
+    "|".join((
+        r'"[^"]{1,600}"',
+        r"\u201c[^\u201c\u201d]{1,600}[\u201d\u201c]",  # “...” (and “...“)
+        r"\u201e[^\u201e\u201c\u201d]{1,600}[\u201c\u201d]",  # „...“ and „...”
+        r"\u00ab[^\u00ab\u00bb]{1,600}\u00bb",  # «...»
+        r"\u00bb[^\u00ab\u00bb]{1,600}\u00ab",  # »...«
+        r"\u2039[^\u2039\u203a]{1,600}\u203a",  # ‹...›
+        r"\u2018(?:[^\u2018\u2019]|\u2019(?=\w)){1,600}\u2019(?!\w)",  # ‘...’
+        r"(?<!\w)'(?=\S)(?:[^'\n]|(?<=\w)'(?=\w)){1,600}'(?!\w)",  # '...'
+    ))
+)
+# Words that make a sentence a warning about, or a report of, a scam rather than the scam itself.
+_WARNING = re.compile(
+    r"\b(?:"
+    # Dutch
+    r"let op|pas op|opgelet|waarschuw\w*|oplicht\w*|opgelicht|fraudeurs?|criminelen|trap er niet in"
+    r"|nooit|nep(?:bericht|mail|sms|telefoontje)\w*|valse (?:berichten|mails|sms)|phishing\w*|wees alert"
+    r"|wees voorzichtig|meld (?:dit|het) bij|ik kreeg|ik ontving"
+    # English
+    r"|warn\w*|never (?:ask|share|give|send|request|call)\w*|will never|scammers?|fraudsters?|beware"
+    r"|be careful|report(?:s|ed|ing)?|i (?:got|received) (?:a|an|this)"
+    r")\b",
+    re.IGNORECASE,
+)
+# A sentence ends at . ! ? or … (with closing quotes or brackets) before whitespace, or at a line break.
+# Only the first of a run of marks may start a match, and possessive repeats never give back, so a long run of
+# "!!!!" costs one pass, not one per character.
+_SENTENCE_BREAK = re.compile(r"(?<![.!?\u2026])[.!?\u2026]++[\"'\u201d\u2019)\]]*+\s+|\n\s*")
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUOTED.finditer(text)]
+
+
+def _is_quoted(
+    start: int, end: int, quotes: list[tuple[int, int]], sentence_starts: list[int], warning_sentences: set[int]
+) -> bool:
+    """Inside a quoted passage, or in (or across) a sentence with a warning or report marker."""
+    if any(q_start <= start and end <= q_end for q_start, q_end in quotes):
+        return True
+    first = bisect_right(sentence_starts, start) - 1
+    last = bisect_right(sentence_starts, max(start, end - 1)) - 1
+    return any(i in warning_sentences for i in range(first, last + 1))
+
+
+# --------------------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------------------
 
 
-def find_cues(text: str) -> list[Cue]:
-    """Every scam cue in `text`, sorted by start; overlapping matches of one kind merge into one cue.
-
-    Offsets index the original string, so `text[cue.start:cue.end] == cue.text` even when the text holds
-    accents, emoji or zero-width characters. A cue marks vocabulary, not intent (see the module docstring).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"find_cues expects str, got {type(text).__name__}")
-    if not text:
-        return []
+def _spans(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Every rule match per kind, as spans of `text` (not yet merged)."""
     folded, index = _fold(text)
     lowered = folded.lower()
     if len(lowered) != len(folded):  # pragma: no cover - only U+0130 lower-cases to two characters; folded away
@@ -799,6 +860,38 @@ def find_cues(text: str) -> list[Cue]:
     spans: dict[str, list[tuple[int, int]]] = {}
     for kind, start, end in _matches(folded, lowered):
         spans.setdefault(kind, []).append(_original_span(start, end, index, text))
+    return spans
+
+
+def find_cues(text: str, *, normalized: NormalizedText | None = None) -> list[Cue]:
+    """Every scam cue in `text`, sorted by start; overlapping matches of one kind merge into one cue.
+
+    The patterns run on `text` and on its normalised form (pass `normalized` if you have it already), so
+    obfuscated cues are found too. Offsets index the original string, so `text[cue.start:cue.end] == cue.text`
+    even when the text holds accents, emoji, zero-width or look-alike characters. A cue marks vocabulary, not
+    intent (see the module docstring); `quoted` says when it stands in quotes or in a warning.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"find_cues expects str, got {type(text).__name__}")
+    if not text:
+        return []
+    spans = _spans(text)
+    if normalized is None:
+        normalized = normalize(text)
+    elif normalized.original != text:
+        raise ValueError("normalized was made from another text")
+    # Collapsed whitespace alone changes nothing for the patterns (a space in them is \s+): skip that pass.
+    if normalized.changed and normalized.text != " ".join(text.split()):
+        for kind, kind_spans in _spans(normalized.text).items():
+            spans.setdefault(kind, []).extend(normalized.to_original(s, e) for s, e in kind_spans)
+    quotes = _quoted_spans(text)
+    sentence_starts = [0, *(m.end() for m in _SENTENCE_BREAK.finditer(text))]
+    warning_sentences = {bisect_right(sentence_starts, m.start()) - 1 for m in _WARNING.finditer(text)}
+
+    def cue(kind: str, start: int, end: int) -> Cue:
+        quoted = _is_quoted(start, end, quotes, sentence_starts, warning_sentences)
+        return Cue(kind, start, end, text[start:end], quoted)
+
     cues: list[Cue] = []
     for kind, kind_spans in spans.items():
         kind_spans.sort()
@@ -807,9 +900,9 @@ def find_cues(text: str) -> list[Cue]:
             if start < cur_end:
                 cur_end = max(cur_end, end)
             else:
-                cues.append(Cue(kind, cur_start, cur_end, text[cur_start:cur_end]))
+                cues.append(cue(kind, cur_start, cur_end))
                 cur_start, cur_end = start, end
-        cues.append(Cue(kind, cur_start, cur_end, text[cur_start:cur_end]))
+        cues.append(cue(kind, cur_start, cur_end))
     cues.sort(key=lambda c: (c.start, c.end, _KIND_ORDER[c.kind]))
     return cues
 

@@ -1,5 +1,9 @@
 """Text to model inputs with the `tokenizers` library and the tokenizer saved beside the model.
 
+Every text is normalised first (`service.text.normalize`: invisible characters, NFKC, look-alike letters,
+letter spacing, shouting, whitespace), here and therefore in training, which cuts its texts with this class
+too. Window spans are reported in the ORIGINAL text's character offsets.
+
 Long texts are split into overlapping token windows (`max_length` tokens, `stride` tokens of overlap) instead
 of being cut, so a scam sentence at the end of a long ad is still read.
 """
@@ -13,12 +17,13 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from service.errors import ModelError
+from service.text.normalize import NormalizedText, normalize, warm_up
 
 
 @dataclass(frozen=True)
 class TokenWindow:
     input_ids: np.ndarray  # int64 [seq]
-    char_start: int
+    char_start: int  # span of the window in the original (not normalised) text
     char_end: int
 
 
@@ -33,14 +38,20 @@ class TextEncoder:
         padding = self._tokenizer.padding
         self.pad_id = int(padding["pad_id"]) if padding else (self._tokenizer.token_to_id("[PAD]") or 0)
         self.max_length = max_length
+        warm_up()  # the first request with non-Latin letters should not pay for loading the confusables table
 
-    def windows(self, text: str) -> list[TokenWindow]:
-        encoding = self._tokenizer.encode(text)
+    def windows(self, text: str, *, normalized: NormalizedText | None = None) -> list[TokenWindow]:
+        """The token windows of `normalize(text)`, with character spans in `text`. Pass `normalized` when the
+        caller has normalised `text` already (the service does, for the cues)."""
+        if normalized is None:
+            normalized = normalize(text)
+        elif normalized.original != text:
+            raise ValueError("normalized was made from another text")
+        encoding = self._tokenizer.encode(normalized.text)
         windows = []
         for enc in [encoding, *encoding.overflowing]:
             spans = [(s, e) for s, e in enc.offsets if e > s]
-            start = spans[0][0] if spans else 0
-            end = spans[-1][1] if spans else 0
+            start, end = normalized.to_original(spans[0][0], spans[-1][1]) if spans else (0, 0)
             windows.append(TokenWindow(np.asarray(enc.ids, dtype=np.int64), start, end))
         return windows
 

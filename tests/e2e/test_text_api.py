@@ -69,3 +69,25 @@ def test_ad_with_soundtrack_and_landing_url(client: httpx.Client) -> None:
     assert any(reason["detector"] == "url" and "shortener" in reason["detail"] for reason in body["risk"]["reasons"])
     plain = client.post("/v1/ads/score", json={"id": "ad-43", "text": "dinner tonight"}).json()
     assert plain["voice"] is None and plain["risk"]["level"] == "low"
+
+
+def test_obfuscated_scam_is_normalised_before_the_model(client: httpx.Client) -> None:
+    plain = client.post("/v1/text/score", json={"text": SCAM}).json()
+    cyrillic = SCAM.translate(str.maketrans({"e": "е", "o": "о", "a": "а", "i": "і", "c": "с", "p": "р"}))
+    for text in (cyrillic, "\u200b".join(SCAM), SCAM.upper(), "\u202e" + SCAM + "\u202c"):
+        body = client.post("/v1/text/score", json={"text": text}).json()
+        assert body["verdict"] == "scam" and body["score"] == pytest.approx(plain["score"]), text[:40]
+        assert {c["kind"] for c in body["cues"]} == {c["kind"] for c in plain["cues"]}
+        for cue in body["cues"]:
+            assert text[cue["start"] : cue["end"]] == cue["text"] and cue["quoted"] is False
+        window = body["windows"][-1]
+        assert 0 <= window["char_start"] < window["char_end"] <= len(text)
+        assert text[window["char_end"] - 1] == "."  # the last token is the final full stop of the original
+
+
+def test_cues_in_a_quoted_warning_say_so(client: httpx.Client) -> None:
+    text = f'Let op: oplichters sturen berichten als "{SCAM}" Trap er niet in.'
+    body = client.post("/v1/text/score", json={"text": text}).json()
+    assert body["cues"] and all(cue["quoted"] for cue in body["cues"])
+    scam = client.post("/v1/text/score", json={"text": SCAM}).json()
+    assert not any(cue["quoted"] for cue in scam["cues"])

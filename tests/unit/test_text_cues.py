@@ -234,7 +234,8 @@ def test_non_string_is_rejected() -> None:
 
 def test_cue_to_dict_and_validation() -> None:
     cue = find_cues("Scan de QR-code")[0]
-    assert cue.to_dict() == {"kind": "code_credential_request", "start": 0, "end": 15, "text": "Scan de QR-code"}
+    assert cue.to_dict() == {"kind": "code_credential_request", "start": 0, "end": 15, "text": "Scan de QR-code",
+                             "quoted": False}
     with pytest.raises(ValueError):
         Cue("phishing", 0, 1, "x")
     with pytest.raises(ValueError):
@@ -350,3 +351,113 @@ def test_a_space_before_a_quantifier_is_rejected() -> None:
     # In rule sources a space means \s+, so "veilig ?stellen" would silently demand a space.
     with pytest.raises(ValueError):
         cues_module._rule("urgency", r"\bveilig ?stellen\b")
+
+
+# ---- obfuscated cues: found on the normalised text, reported in the original ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("Maak uw geld over naar een vеіlіgе rеkеnіng", "safe_account_transfer", "vеіlіgе rеkеnіng"),  # Cyrillic
+        ("Koop vandaag b.i.t.c.o.i.n", "crypto_trading_bot", "b.i.t.c.o.i.n"),
+        ("G E G A R A N D E E R D  R E N D E M E N T!", "return_promise",
+         "G E G A R A N D E E R D  R E N D E M E N T"),
+        ("Geef uw p\u200bi\u200bn\u200bc\u200bo\u200bd\u200be", "code_credential_request",
+         "p\u200bi\u200bn\u200bc\u200bo\u200bd\u200be"),
+        ("Read us the one-time pаsswоrd", "code_credential_request", "one-time pаsswоrd"),
+        ("Transfer your savings to a \u202esafe\u202c account", "safe_account_transfer",
+         "Transfer your savings"),
+        ("Transfer your savings to a \u202esafe\u202c account", "safe_account_transfer",
+         "safe\u202c account"),
+        ("𝐆𝐞𝐠𝐚𝐫𝐚𝐧𝐝𝐞𝐞𝐫𝐝 𝐫𝐞𝐧𝐝𝐞𝐦𝐞𝐧𝐭", "return_promise", "𝐆𝐞𝐠𝐚𝐫𝐚𝐧𝐝𝐞𝐞𝐫𝐝 𝐫𝐞𝐧𝐝𝐞𝐦𝐞𝐧𝐭"),
+    ],
+)
+def test_obfuscated_cues_are_found_with_spans_in_the_original(text: str, kind: str, expected: str) -> None:
+    cues = find_cues(text)
+    _assert_offsets(text, cues)
+    assert expected in [c.text for c in cues if c.kind == kind], cues
+
+
+def test_obfuscated_scam_shows_the_same_cue_kinds_as_the_plain_one() -> None:
+    plain = "Uw rekening wordt vandaag geblokkeerd. Maak uw spaargeld over naar een veilige rekening."
+    cyrillic = plain.translate(str.maketrans({"e": "е", "o": "о", "a": "а", "i": "і", "c": "с", "p": "р"}))
+    spaced = "  ".join(" ".join(word) if len(word) > 3 else word for word in plain.split(" "))
+    for text in (cyrillic, spaced, plain.upper(), "\u200b".join(plain)):
+        cues = find_cues(text)
+        _assert_offsets(text, cues)
+        assert cue_kinds(cues) == cue_kinds(find_cues(plain)), text
+
+
+def test_genuine_cyrillic_text_shows_no_cues() -> None:
+    assert find_cues("Москва — столица России. Он сказал: а я? Сор и рой.") == []
+
+
+def test_a_given_normalisation_must_be_of_the_same_text() -> None:
+    from service.text.normalize import normalize
+
+    text = "Koop b.i.t.c.o.i.n"
+    assert find_cues(text, normalized=normalize(text)) == find_cues(text)
+    with pytest.raises(ValueError):
+        find_cues(text, normalized=normalize("iets anders"))
+
+
+# ---- quoted: a warning that quotes a scam vs the scam itself -------------------------------------------------
+
+_SCAM_NL = "Uw rekening wordt geblokkeerd, maak uw spaargeld over naar een veilige rekening"
+_SCAM_EN = "your account is blocked, transfer your savings to a safe account"
+
+
+def test_the_scam_itself_is_not_quoted() -> None:
+    for text in (_SCAM_NL + ".", "Hello, " + _SCAM_EN + " immediately."):
+        cues = find_cues(text)
+        assert cues and not any(c.quoted for c in cues), cues
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'Let op: oplichters sturen berichten als "{_SCAM_NL}". Trap er niet in!',
+        f"De bank waarschuwt voor sms'jes met de tekst „{_SCAM_NL}”.",
+        f"Hij schreef: “{_SCAM_NL}”",
+        f"Hij schreef: «{_SCAM_NL}»",
+        f"Hij schreef: ‘{_SCAM_NL}’ en meer niet.",
+        f"Hij schreef: '{_SCAM_NL}' en dat was het.",
+        f'Beware: scammers send texts like "{_SCAM_EN}".',
+        f"Fraudsters may say {_SCAM_EN}; report it to your bank.",
+        "Wij zullen u nooit vragen om uw pincode of om geld over te maken naar een veilige rekening.",
+        "We will never ask for your PIN or ask you to move money to a safe account.",
+        "Pas op voor berichten over een kluisrekening of een tikkie.",
+    ],
+)
+def test_cues_in_a_quoted_warning_are_quoted(text: str) -> None:
+    cues = find_cues(text)
+    _assert_offsets(text, cues)
+    assert cues and all(c.quoted for c in cues), [(c.text, c.quoted) for c in cues]
+
+
+def test_only_the_warning_sentence_or_the_quote_is_quoted() -> None:
+    text = f'Pas op voor "{_SCAM_NL}". Gegarandeerd rendement bij ons, vandaag nog!'
+    quoted = {c.text: c.quoted for c in find_cues(text)}
+    assert quoted["veilige rekening"] is True
+    assert quoted["Gegarandeerd rendement"] is False and quoted["vandaag nog"] is False
+
+
+def test_apostrophes_inside_words_do_not_make_quotes() -> None:
+    text = "Zo'n auto's en m'n geld: maak het over naar een veilige rekening, 's avonds."
+    assert not any(c.quoted for c in find_cues(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["." * 100_000, "!" * 100_000, "!)" * 50_000, '"' * 100_000, "'a" * 50_000, " 'a" * 33_333, "‘" * 100_000,
+     "“a" * 50_000, "„" * 100_000, "а" * 100_000, "аb " * 33_333, "Ва Пр " * 16_666, "а " + "b" * 100_000,
+     "\u200b" + "G " * 50_000, "LET OP " * 14_285],
+    ids=lambda text: repr(text[:12]),
+)
+def test_normalisation_and_quotes_stay_linear_on_adversarial_input(text: str) -> None:
+    start = time.perf_counter()
+    cues = find_cues(text)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 20.0, f"{elapsed:.2f} s"
+    _assert_offsets(text, cues[:1000])

@@ -301,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from service.text.normalize import normalize
     from training.cli import setup_logging
     from training.text.corpora import load_corpora, select
 
@@ -318,8 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
 
     rows = load_corpora(seed_dir=args.seed_dir, uci_path=args.uci, mishra_path=args.mishra)
-    train = [r.text for r in select(rows, "train")]
-    dev = [r.text for r in select(rows, "dev")]
+    # The pieces the tokenizer will meet are those of the normalised texts (TextEncoder normalises first).
+    train = [normalize(r.text).text for r in select(rows, "train")]
+    dev = [normalize(r.text).text for r in select(rows, "dev")]
     words = read_word_lists(args.words)
     if not words:
         log.info("no word list given: the word-list tier is skipped")
