@@ -6,6 +6,7 @@ import pytest
 from service.registry import list_versions
 from service.settings import PROJECT_ROOT
 from tests.audiokit import CONTAINERS, speech
+from tests.audiokit import tone as tone_clip
 from tests.conftest import USER_KEY, start_server, stop_server
 
 pytestmark = [
@@ -25,6 +26,9 @@ def test_default_models_serve_every_endpoint(tmp_path) -> None:
                            headers={"Content-Type": "audio/wav"})
             assert voice.status_code == 200, voice.text
             assert 0.0 <= voice.json()["score"] <= 1.0 and voice.json()["windows"]
+            tone = c.post("/v1/voice/score", content=CONTAINERS["audio/wav"](tone_clip(6.0), 16000),
+                          headers={"Content-Type": "audio/wav"})
+            assert tone.status_code == 200 and tone.json()["verdict"] == "no_speech", tone.text
             text = c.post("/v1/text/score", json={"text": "Maak vandaag nog uw spaargeld over naar een veilige "
                                                           "rekening, anders wordt uw rekening geblokkeerd."})
             assert text.status_code == 200, text.text

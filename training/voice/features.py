@@ -29,7 +29,7 @@ from training.channel import apply_condition
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import ManifestRow, read_manifest, resolve_path, write_manifest
 from training.voice.onnx_scoring import condition_rng
-from training.voice.pooled import build_front_end
+from training.voice.pooled import build_front_end, whisper_layers
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,15 @@ def load_rows(cache: Path) -> list[ManifestRow]:
 
 
 def load_features(cache: Path, condition: str, front_end: str) -> WindowFeatures:
-    """All chunks of one front-end under one condition, in clip order."""
+    """All chunks of one front-end under one condition, in clip order. "whisper<k>" is read as the first k + 1
+    hidden states of a cached "whisper" when it was not cached itself."""
     paths = sorted((cache / condition).glob(f"{front_end}-*.npz"))
+    if not paths and front_end.startswith("whisper") and front_end != "whisper":
+        full = load_features(cache, condition, "whisper")
+        states = whisper_layers(front_end)
+        assert states is not None
+        per_state = full.features.shape[1] // 7  # Whisper-base: embedding + 6 layers, each mean and std
+        return WindowFeatures(full.features[:, : (states + 1) * per_state], full.clip)
     if not paths:
         raise FileNotFoundError(f"no {front_end} features for condition {condition} in {cache}")
     feats, clips = [], []

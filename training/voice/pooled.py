@@ -45,13 +45,14 @@ class PooledWhisper(nn.Module):
         self.frontend = WhisperFrontEnd(layers=layers)
         self.frontend.eval()
         self.n_states = self.frontend.encoder.n_layers + 1
-        self.n_features = self.n_states * 2 * self.frontend.encoder.conv1.out_channels
+        self.dim = self.frontend.encoder.conv1.out_channels
+        self.n_features = self.n_states * 2 * self.dim
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         states = self.frontend(normalise_level(waveform) * WHISPER_INPUT_RMS)  # [S, B, T, D]
         # Layers 4-5 keep one or two "sink" positions ~25x the norm of the rest (a pause often hosts them in a
         # 4 s window); normalising each position first keeps them from dominating the pooled statistics.
-        states = F.layer_norm(states, states.shape[-1:])
+        states = F.layer_norm(states, (self.dim,))  # a constant shape, so the ONNX export traces it
         pooled = _mean_std(states, dim=2)  # [S, B, 2D]
         return pooled.transpose(0, 1).reshape(waveform.shape[0], -1)
 
@@ -69,15 +70,23 @@ class PooledLFCC(nn.Module):
         return _mean_std(self.lfcc(waveform), dim=2)
 
 
-FRONT_ENDS = ("whisper", "lfcc")
+FRONT_ENDS = ("whisper", "whisper<k>", "lfcc")
+
+
+def whisper_layers(name: str) -> int | None:
+    """"whisper" is every layer; "whisper3" the embedding and the first 3 layers (their states are the same as
+    the full encoder's first four, so their features are a slice of the full cache)."""
+    if name == "whisper":
+        return None
+    if name.startswith("whisper") and name[len("whisper"):].isdigit():
+        return int(name[len("whisper"):])
+    raise ValueError(f"unknown front-end {name!r}; known: {', '.join(FRONT_ENDS)}")
 
 
 def build_front_end(name: str) -> PooledWhisper | PooledLFCC:
-    if name == "whisper":
-        return PooledWhisper()
     if name == "lfcc":
         return PooledLFCC()
-    raise ValueError(f"unknown front-end {name!r}; known: {', '.join(FRONT_ENDS)}")
+    return PooledWhisper(layers=whisper_layers(name))
 
 
 class ProbeDetector(nn.Module):
