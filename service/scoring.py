@@ -69,19 +69,28 @@ async def score_voice(model: VoiceModel, audio: DecodedAudio, *, deadline: float
     )
 
 
-def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], list[CueOut]]:
+MIN_CONTENT_WORDS = 3
+
+
+def content_words(text: str) -> int:
+    """Words of two or more letters: what a message needs before it can ask anyone to do anything."""
+    return sum(1 for word in text.split() if sum(ch.isalpha() for ch in word) >= 2)
+
+
+def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], list[CueOut], int]:
     """Normalise once (see service.text.normalize) for both the model's windows and the cues; both report
     spans in the submitted text."""
     normalized = normalize(text)
     windows = model.encoder.windows(text, normalized=normalized)
-    return windows, [CueOut(**cue.to_dict()) for cue in find_cues(text, normalized=normalized)]
+    cues = [CueOut(**cue.to_dict()) for cue in find_cues(text, normalized=normalized)]
+    return windows, cues, content_words(normalized.text)
 
 
 async def score_text(model: TextModel, text: str, *, lang: str | None, deadline: float) -> TextResult:
     started = time.perf_counter()
     if not text.strip():
         raise InvalidInput("text is empty or only whitespace", code="empty_text")
-    token_windows, cues = await asyncio.to_thread(_prepare_text, model, text)
+    token_windows, cues, words = await asyncio.to_thread(_prepare_text, model, text)
     logits = await model.infer([w.input_ids for w in token_windows], deadline=deadline)
     llrs = logits_to_llr(logits, model.card.calibration)
     windows = [
@@ -91,10 +100,15 @@ async def score_text(model: TextModel, text: str, *, lang: str | None, deadline:
     ]
     # Max LLR: one scam paragraph makes a scam ad, however much harmless text surrounds it.
     aggregate = float(np.max(llrs))
+    band = verdict(aggregate, model.card)
+    # Emoji, punctuation or a word or two carry no request to act: the model's output on them is noise, so such
+    # a text is never called a scam, whatever it scores (the score itself is still reported).
+    if words < MIN_CONTENT_WORDS and model.card.bands.index(band) > 1:
+        band = "inconclusive"
     return TextResult(
         score=float(llr_to_probability(aggregate)),
         llr=aggregate,
-        verdict=verdict(aggregate, model.card),  # type: ignore[arg-type]
+        verdict=band,  # type: ignore[arg-type]
         cues=cues,
         windows=windows,
         lang=lang,

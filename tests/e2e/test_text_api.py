@@ -91,3 +91,16 @@ def test_cues_in_a_quoted_warning_say_so(client: httpx.Client) -> None:
     assert body["cues"] and all(cue["quoted"] for cue in body["cues"])
     scam = client.post("/v1/text/score", json={"text": SCAM}).json()
     assert not any(cue["quoted"] for cue in scam["cues"])
+
+
+@pytest.mark.parametrize("text", ["bitcoin", "guaranteed bitcoin!!!", "🚀💰🚀 bitcoin 💰💰", "!!! ??? ..."])
+def test_text_without_content_is_never_called_a_scam(client: httpx.Client, text: str) -> None:
+    body = client.post("/v1/text/score", json={"text": text}).json()
+    assert body["verdict"] in {"legit", "inconclusive"}, body
+    if "bitcoin" in text:  # the test model does score these as scams: the verdict, not the score, is capped
+        assert body["score"] > 0.5, body
+
+
+def test_three_content_words_can_be_a_scam(client: httpx.Client) -> None:
+    body = client.post("/v1/text/score", json={"text": "guaranteed bitcoin returns"}).json()
+    assert body["verdict"] in {"likely_scam", "scam"}, body
