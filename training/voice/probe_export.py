@@ -176,7 +176,7 @@ def export_probe(config: ProbeExportConfig) -> Path:
         ids = np.intersect1d(np.unique(clip_of), clips)
         mean = np.array([diff[clip_of == i].mean() for i in ids])
         lab = labels[ids]
-        if lab.min(initial=1) == lab.max(initial=0):
+        if len(set(lab.tolist())) < 2:  # no clips, or one class only
             return None
         return float(compute_eer(mean[lab == 0], mean[lab == 1])[0])
 
