@@ -79,15 +79,17 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
               help="UCI SMSSpamCollection file")
 @click.option("--mishra", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Mishra-Soni Dataset_5971.csv")
+@click.option("--public-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="collected public texts, e.g. datasets/text_public")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder for report.json and report.md")
 def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
-              mishra: Path | None, out: Path) -> None:
+                      mishra: Path | None, public_dir: Path | None, out: Path) -> None:
     """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table."""
     setup_logging()
     from training.text.evaluate import evaluate_text, write_report
 
-    corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra}
+    corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra, "public_dir": public_dir}
     report = evaluate_text(model_dir, split=split, variant=variant,
                            corpora=corpora if any(corpora.values()) else None)
     click.echo(write_report(report, out))

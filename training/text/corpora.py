@@ -132,7 +132,7 @@ def load_seed(folder: Path, *, salt: str = "nepcheck-seed") -> list[TextRow]:
                         raise ValueError(f"missing or non-text fields {missing}")
                     rows.append(TextRow(text=record["text"], label=record["label"], kind=record["kind"],
                                         lang=record["lang"], channel=record["channel"],
-                                        family=record["family"], source="seed"))
+                                        family=record["family"], source=record.get("source") or "seed"))
                 except ValueError as exc:  # json.JSONDecodeError is a ValueError too
                     raise ValueError(f"{path}:{number}: {exc}") from exc
     splits = split_families(rows, salt=salt)
@@ -254,18 +254,22 @@ def dedupe(rows: Iterable[TextRow]) -> list[TextRow]:
 
 
 def load_corpora(
-    *, seed_dir: Path | None = None, uci_path: Path | None = None, mishra_path: Path | None = None
+    *, seed_dir: Path | None = None, uci_path: Path | None = None, mishra_path: Path | None = None,
+    public_dir: Path | None = None,
 ) -> list[TextRow]:
-    """The named corpora, deduplicated; at least one must be given."""
+    """The named corpora, deduplicated; at least one must be given. `public_dir` holds collected public texts in
+    the seed corpus's JSONL format (datasets/text_public), each file's rows keeping their own `source`."""
     rows: list[TextRow] = []
     if seed_dir is not None:
         rows += load_seed(seed_dir)
+    if public_dir is not None:
+        rows += load_seed(public_dir, salt="nepcheck-public")
     if uci_path is not None:
         rows += load_uci_sms(uci_path)
     if mishra_path is not None:
         rows += load_mishra_soni(mishra_path)
     if not rows:
-        raise ValueError("no text corpus given: name a seed folder, the UCI SMS file or the Mishra-Soni CSV")
+        raise ValueError("no text corpus given: name a seed or public folder, the UCI SMS file or the Mishra-Soni CSV")
     kept = dedupe(rows)
     log.info("loaded %d texts (%d exact duplicates dropped)", len(kept), len(rows) - len(kept))
     return kept

@@ -54,6 +54,7 @@ class TextTrainConfig:
     seed_dir: str | None = "datasets/text_seed"
     uci_path: str | None = None
     mishra_path: str | None = None
+    public_dir: str | None = None  # collected public texts (datasets/text_public), seed-corpus format
     out_dir: str = "runs/text"
     max_length: int = 256
     stride: int = 64
@@ -81,8 +82,8 @@ class TextTrainConfig:
             raise ValueError("stride must be under half of max_length (the model card requires it)")
         if self.schedule not in ("linear", "cosine"):
             raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
-        if not (self.seed_dir or self.uci_path or self.mishra_path):
-            raise ValueError("name at least one corpus: seed_dir, uci_path or mishra_path")
+        if not (self.seed_dir or self.uci_path or self.mishra_path or self.public_dir):
+            raise ValueError("name at least one corpus: seed_dir, uci_path, mishra_path or public_dir")
         for name in ("batch_size", "eval_batch_size", "epochs", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -120,6 +121,7 @@ class TextTrainConfig:
             "seed_dir": Path(self.seed_dir) if self.seed_dir else None,
             "uci_path": Path(self.uci_path) if self.uci_path else None,
             "mishra_path": Path(self.mishra_path) if self.mishra_path else None,
+            "public_dir": Path(self.public_dir) if self.public_dir else None,
         }
 
 

@@ -312,13 +312,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-dir", type=Path)
     parser.add_argument("--uci", type=Path)
     parser.add_argument("--mishra", type=Path)
+    parser.add_argument("--public-dir", type=Path, help="collected public texts (datasets/text_public)")
     parser.add_argument("--words", type=Path, action="append", default=[],
                         help="plain word list, one word a line, most frequent first (repeatable); none -> tier skipped")
     parser.add_argument("--check-texts", type=int, default=50, help="dev texts for the embedding cosine check")
     args = parser.parse_args(argv)
     setup_logging()
 
-    rows = load_corpora(seed_dir=args.seed_dir, uci_path=args.uci, mishra_path=args.mishra)
+    rows = load_corpora(seed_dir=args.seed_dir, uci_path=args.uci, mishra_path=args.mishra,
+                        public_dir=args.public_dir)
     # The pieces the tokenizer will meet are those of the normalised texts (TextEncoder normalises first).
     train = [normalize(r.text).text for r in select(rows, "train")]
     dev = [normalize(r.text).text for r in select(rows, "dev")]

@@ -72,6 +72,25 @@ def test_seed_split_by_family_covers_both_languages_and_classes(tmp_path: Path) 
     assert per_split == {"train": 16, "dev": 4, "test": 4}
 
 
+def test_public_folder_rows_keep_their_own_source(tmp_path: Path) -> None:
+    folder = tmp_path / "public"
+    folder.mkdir()
+    words = ["bank", "pakket", "toeslag", "DigiD", "code", "rekening", "app", "koerier", "pas", "belasting"]
+    lines = [json.dumps({"id": f"p{i}", "text": f"Politie waarschuwt voor nepberichten over {words[i % 10]} "
+                         f"en {words[i // 10]}", "label": "legit",
+                         "kind": "police_warning", "lang": "nl", "channel": "news", "source": "politie_demo",
+                         "family": f"f{i % 7}"}) for i in range(30)]
+    (folder / "nl_demo.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = load_corpora(seed_dir=write_seed(tmp_path / "seed"), public_dir=folder)
+    public = [r for r in rows if r.source == "politie_demo"]
+    assert len(public) == 30 and all(r.label == "legit" for r in public)
+    assert {r.source for r in rows} == {"seed", "politie_demo"}
+    families: dict[str, set[str]] = defaultdict(set)
+    for row in public:
+        families[row.family].add(row.split)
+    assert all(len(splits) == 1 for splits in families.values())
+
+
 def test_seed_split_does_not_depend_on_row_order() -> None:
     rows = [TextRow(text=r["text"], label=r["label"], kind=r["kind"], lang=r["lang"], channel=r["channel"],
                     family=r["family"], source="seed") for r in seed_records()]
