@@ -12,9 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.card import TEXT_BANDS
-from training.calibrate import fit_platt, operating_points
+from training.calibrate import fit_platt, threshold_at_fpr, threshold_at_miss
+from training.spoof_metrics import compute_eer
 
 BAND_NAMES: tuple[str, str, str] = (TEXT_BANDS[1], TEXT_BANDS[2], TEXT_BANDS[3])  # inconclusive, likely_scam, scam
+# Operating points for a service whose users drown in false alarms first: an ad platform or a telecom scores
+# millions of legit texts for every scam. `likely_scam` flags at most 2% of legit dev texts, `scam` at most 0.5%.
+LIKELY_SCAM_MAX_FPR = 0.02
+SCAM_MAX_FPR = 0.005
+INCONCLUSIVE_MISS = 0.05
+MIN_INCONCLUSIVE_WIDTH = 1.0  # LLR: a band a reviewer can use, not a sliver
 
 
 @dataclass(frozen=True)
@@ -30,14 +37,24 @@ class TextCalibration:
         return {"method": "platt", "scale": self.scale, "bias": self.bias}
 
 
+def band_thresholds(legit_llr: np.ndarray, scam_llr: np.ndarray) -> dict[str, float]:
+    """`likely_scam` where at most 2% of legit texts score (or the equal-error point if stricter), `scam` at
+    0.5%, and `inconclusive` where 95% of scams score, at least 1 LLR below `likely_scam`."""
+    _, eer_threshold = compute_eer(legit_llr, scam_llr)
+    likely = max(eer_threshold, threshold_at_fpr(legit_llr, LIKELY_SCAM_MAX_FPR))
+    scam = max(likely, threshold_at_fpr(legit_llr, SCAM_MAX_FPR))
+    low = min(threshold_at_miss(scam_llr, INCONCLUSIVE_MISS), likely - MIN_INCONCLUSIVE_WIDTH)
+    return dict(zip(BAND_NAMES, (round(low, 4), round(likely, 4), round(scam, 4)), strict=True))
+
+
 def calibrate(labels: Sequence[int] | np.ndarray, raw_scores: np.ndarray) -> TextCalibration:
     """Platt scale and bias on the raw scores, then the band thresholds on the resulting dev LLRs
-    (`inconclusive` at 5% missed scams, `likely_scam` at the equal-error point, `scam` at 1% false alarms)."""
+    (`band_thresholds`)."""
     y = np.asarray(labels, dtype=np.int64)
     raw = np.asarray(raw_scores, dtype=np.float64)
     if y.shape != raw.shape:
         raise ValueError(f"{y.size} labels for {raw.size} scores")
     scale, bias = fit_platt(raw[y == 0], raw[y == 1])
     llr = scale * raw + bias
-    thresholds = operating_points(llr[y == 0], llr[y == 1]).as_bands(BAND_NAMES)
+    thresholds = band_thresholds(llr[y == 0], llr[y == 1])
     return TextCalibration(scale=scale, bias=bias, thresholds=thresholds)

@@ -233,3 +233,17 @@ def test_summarise_counts_per_split_language_and_label(tmp_path: Path) -> None:
     assert summary["total"] == 72
     assert summary["dev"]["by_lang_label"] == {"en/legit": 3, "en/scam": 3, "nl/legit": 3, "nl/scam": 3}
     assert sum(summary[s]["total"] for s in ("train", "dev", "test")) == 72
+
+
+def test_text_bands_hold_their_false_alarm_rates_and_leave_a_usable_inconclusive_band() -> None:
+    import numpy as np
+
+    from training.text.calibration import band_thresholds
+
+    rng = np.random.default_rng(0)
+    legit, scam = rng.normal(-3.0, 1.5, 5000), rng.normal(2.0, 1.5, 800)
+    bands = band_thresholds(legit, scam)
+    assert np.mean(legit >= bands["likely_scam"]) <= 0.02
+    assert np.mean(legit >= bands["scam"]) <= 0.005
+    assert bands["likely_scam"] - bands["inconclusive"] >= 1.0
+    assert bands["inconclusive"] <= bands["likely_scam"] <= bands["scam"]
