@@ -6,6 +6,7 @@ them for the TF-IDF baseline (on its log-odds), so both are judged at thresholds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,9 @@ def band_thresholds(legit_llr: np.ndarray, scam_llr: np.ndarray) -> dict[str, fl
     likely = max(eer_threshold, threshold_at_fpr(legit_llr, LIKELY_SCAM_MAX_FPR))
     scam = max(likely, threshold_at_fpr(legit_llr, SCAM_MAX_FPR))
     low = min(threshold_at_miss(scam_llr, INCONCLUSIVE_MISS), likely - MIN_INCONCLUSIVE_WIDTH)
-    return dict(zip(BAND_NAMES, (round(low, 4), round(likely, 4), round(scam, 4)), strict=True))
+    # rounded outward, so the rounding never lets more legit texts over a line than the rate allows
+    return dict(zip(BAND_NAMES, (math.floor(low * 1e4) / 1e4, math.ceil(likely * 1e4) / 1e4,
+                                 math.ceil(scam * 1e4) / 1e4), strict=True))
 
 
 def calibrate(labels: Sequence[int] | np.ndarray, raw_scores: np.ndarray) -> TextCalibration:
