@@ -29,9 +29,13 @@ synth-engines:
 test: $(TRAIN_STAMP)
 	$(BIN)/python -m pytest
 
-# Local use: authentication is off unless you set NEPCHECK_AUTH_DISABLED=false and configure keys.
+# Local use: authentication is off unless you set NEPCHECK_AUTH_DISABLED=false and configure keys, and the rate
+# limit (per client address here) is high enough not to throttle one developer's benchmarks unless you set one.
 serve: $(STAMP)
-	NEPCHECK_AUTH_DISABLED=$${NEPCHECK_AUTH_DISABLED:-true} $(BIN)/nepcheck serve
+	NEPCHECK_AUTH_DISABLED=$${NEPCHECK_AUTH_DISABLED:-true} \
+	NEPCHECK_RATE_LIMIT_PER_MINUTE=$${NEPCHECK_RATE_LIMIT_PER_MINUTE:-60000} \
+	NEPCHECK_RATE_LIMIT_BURST=$${NEPCHECK_RATE_LIMIT_BURST:-1000} \
+	$(BIN)/nepcheck serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check service training benchmarks tests

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.formparsers import MultiPartParser
 
 from service import __version__
-from service.api import combined, ops, problems, stream, text, voice
+from service.api import combined, docs, ops, problems, stream, text, voice
 from service.api.deps import AppState
 from service.api.middleware import RequestContextMiddleware
 from service.auth import Authenticator, RateLimiter
@@ -67,7 +67,8 @@ def create_app(
         settings=settings,
         metrics=metrics,
         auth=Authenticator(settings),
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                            trusted_proxies=settings.trusted_proxies),
     )
     # Keep multipart uploads in memory up to the body limit: audio must never touch the disk.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_body_bytes)
@@ -95,10 +96,14 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by service.api.docs with local assets instead of a CDN's
+        redoc_url=None,
     )
     app.state.nepcheck = state
     problems.install(app)
+    docs.install(app)
     for module in (voice, stream, text, combined, ops):
         app.include_router(module.router)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
     return app

@@ -79,6 +79,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from service.app import create_app
+    from service.http_protocol import with_header_timeout
     from service.loaded_models import ModelSet
     from service.metrics import Metrics
 
@@ -93,6 +94,10 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
         ws_max_size=1 << 20, timeout_graceful_shutdown=int(settings.request_timeout_s) + 1,
+        http=with_header_timeout(settings.header_timeout_s),
+        # The app reads X-Forwarded-For itself, from NEPCHECK_TRUSTED_PROXIES only; uvicorn's own handling would
+        # believe any local process by default (FORWARDED_ALLOW_IPS=127.0.0.1) and rewrite the client address.
+        proxy_headers=False,
     )
 
 
@@ -101,7 +106,8 @@ def score() -> None:
     """Score files or texts locally, without a server; prints one JSON object per input."""
 
 
-def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
+def _run_local(task: str, inputs: list[tuple[str, Any]], scorer: Any) -> None:
+    """Score each `(label, item)` and print one JSON line per item, its label as `input`."""
     from service.loaded_models import load_text, load_voice
 
     settings = _settings(auth_disabled=True)
@@ -114,9 +120,8 @@ def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
         model.batcher.start()
         failures = 0
         try:
-            for item in inputs:
-                # Files are named in the output; texts are not echoed back (they may be long or private).
-                record: dict[str, Any] = {"input": str(item)} if task == "voice" else {}
+            for label, item in inputs:
+                record: dict[str, Any] = {"input": label}
                 try:
                     record.update((await scorer(model, item, settings)).model_dump())
                 except (NepcheckError, OSError) as exc:
@@ -132,29 +137,55 @@ def _run_local(task: str, inputs: list[Any], scorer: Any) -> None:
 
 @score.command("voice")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--encoding", type=click.Choice(RAW_ENCODINGS), help="headerless input")
-@click.option("--sample-rate", type=int, help="rate of headerless input")
+@click.option("--encoding", type=click.Choice(RAW_ENCODINGS),
+              help="the FILES are headerless audio in this encoding; refused for a file with a container header")
+@click.option("--sample-rate", type=int, help="rate of headerless input (with --encoding; default 8000)")
 def score_voice_files(files: tuple[Path, ...], encoding: str | None, sample_rate: int | None) -> None:
-    """Score audio FILES for synthetic or cloned speech."""
-    from service.audio import decode_audio
+    """Score audio FILES for synthetic or cloned speech.
+
+    Files with a container (WAV, FLAC, Ogg, MP3, M4A/MP4, ADTS AAC) are read by their header. --encoding and
+    --sample-rate are for headerless audio (G.711 mu-law or A-law, 16-bit PCM) and apply to every file named: a
+    file with a container header is refused with them, so score such files in a separate command without
+    --encoding.
+    """
+    from service.audio import container_signature, decode_audio
     from service.scoring import score_voice
+
+    if sample_rate is not None and encoding is None:
+        raise click.UsageError("--sample-rate is for headerless audio: give --encoding too")
+    if encoding is not None:
+        for path in files:
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(8192)
+            except OSError:
+                continue  # reported with the file's result
+            container = container_signature(head)
+            if container is not None:
+                raise click.UsageError(
+                    f"{path} has a {container} header, but --encoding {encoding} says the files are headerless; "
+                    "score files with a container without --encoding (in a separate command)"
+                )
 
     async def scorer(model: Any, path: Path, settings: Any) -> Any:
         audio = decode_audio(path.read_bytes(), encoding=encoding, sample_rate=sample_rate,
                              max_duration_s=settings.max_audio_s)
         return await score_voice(model, audio, deadline=time.monotonic() + 600)
 
-    _run_local("voice", list(files), scorer)
+    _run_local("voice", [(str(path), path) for path in files], scorer)
 
 
 @score.command("text")
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--lang", default=None, help="language hint, echoed back")
 def score_texts(texts: tuple[str, ...], lang: str | None) -> None:
-    """Score TEXTS for investment and bank-helpdesk scams ('-' reads one text from stdin)."""
+    """Score TEXTS for investment and bank-helpdesk scams ('-' reads one text from stdin).
+
+    Each result's `input` is the text's position ("#1", "#2", ...) or "stdin", never the text itself.
+    """
     from service.scoring import score_text
 
-    items = [sys.stdin.read() if t == "-" else t for t in texts]
+    items = [("stdin", sys.stdin.read()) if t == "-" else (f"#{n}", t) for n, t in enumerate(texts, 1)]
 
     async def scorer(model: Any, text: str, settings: Any) -> Any:
         return await score_text(model, text, lang=lang, deadline=time.monotonic() + 600)

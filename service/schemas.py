@@ -100,7 +100,7 @@ class Risk(BaseModel):
 
 
 class CallResult(BaseModel):
-    voice: VoiceResult
+    voice: VoiceResult | None = Field(description="null when no call audio was sent")
     text: TextResult | None
     risk: Risk
     elapsed_ms: float

@@ -6,6 +6,7 @@ instead of surfacing on the first request.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -55,15 +56,24 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="key entries 'id:sha256hex[:admin]', comma-separated"
     )
+    # A token bucket per API key, or per client address when authentication is off.
     rate_limit_per_minute: float = Field(600.0, gt=0)
     rate_limit_burst: int = Field(60, ge=1)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; anyone else's is ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="proxy addresses or networks, comma-separated, e.g. 10.0.0.5,10.1.0.0/16"
+    )
+
+    # Slow clients: the request line and headers, then the whole body, must arrive within these.
+    header_timeout_s: float = Field(10.0, gt=0, le=600)
+    body_timeout_s: float = Field(60.0, gt=0, le=3600)
 
     # Server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    _split = field_validator("providers", "api_keys", mode="before")(_split_csv)
+    _split = field_validator("providers", "api_keys", "trusted_proxies", mode="before")(_split_csv)
 
     @field_validator("providers")
     @classmethod
@@ -71,6 +81,17 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one provider is needed (tensorrt, cuda, cpu)")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(f"'{entry}' is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+        return networks
 
     @model_validator(mode="after")
     def _keys_file_exists(self) -> Settings:

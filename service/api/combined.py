@@ -12,8 +12,9 @@ from service.api.audio_input import RawEncoding, decode, decode_base64
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.text_input import check_text_length
+from service.errors import InvalidInput
 from service.risk import combine
-from service.schemas import AdRequest, AdResult, CallResult, TextResult
+from service.schemas import AdRequest, AdResult, CallResult, TextResult, VoiceResult
 from service.scoring import score_text, score_voice
 
 router = APIRouter(tags=["combined"])
@@ -28,13 +29,18 @@ def _elapsed_ms(started: float) -> float:
     response_model=CallResult,
     responses=PROBLEM_RESPONSES,
     summary="Score a call: the voice, the transcript if given, and one combined risk",
+    description="Send the call audio in `file`, its `transcript`, or both (multipart/form-data). A detector whose "
+    "input is absent gives `null` (`voice` without `file`, `text` without a transcript); with neither the answer "
+    "is 422 `missing_file`.",
 )
 async def score_call(
     request: Request,
     caller: Caller,
     models: Models,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="the call audio, any accepted format")],
+    file: Annotated[
+        UploadFile | None, File(description="the call audio, any accepted format; optional when a transcript is given")
+    ] = None,
     transcript: Annotated[str | None, Form(description="what was said, from your speech recogniser")] = None,
     lang: Annotated[str | None, Form(max_length=16)] = None,
     encoding: Annotated[RawEncoding | None, Query()] = None,
@@ -42,16 +48,25 @@ async def score_call(
 ) -> CallResult:
     started = time.perf_counter()
     deadline = time.monotonic() + settings.request_timeout_s
+    spoken = transcript if transcript is not None and transcript.strip() else None
+    if file is None and spoken is None:
+        raise InvalidInput("send the call audio in the multipart field 'file', a 'transcript', or both",
+                           code="missing_file")
     if transcript:
         check_text_length(transcript, settings, "transcript")
-    audio = await decode(await file.read(), file.content_type, settings, encoding=encoding, sample_rate=sample_rate)
-    voice_task = score_voice(models.voice, audio, deadline=deadline)
-    if transcript and transcript.strip():
-        voice, text = await asyncio.gather(
-            voice_task, score_text(models.text, transcript, lang=lang, deadline=deadline)
-        )
+    voice_task = None
+    if file is not None:
+        audio = await decode(await file.read(), file.content_type, settings, encoding=encoding,
+                             sample_rate=sample_rate)
+        voice_task = score_voice(models.voice, audio, deadline=deadline)
+    text_task = score_text(models.text, spoken, lang=lang, deadline=deadline) if spoken is not None else None
+    voice: VoiceResult | None
+    text: TextResult | None
+    if voice_task is not None and text_task is not None:
+        voice, text = await asyncio.gather(voice_task, text_task)
     else:
-        voice, text = await voice_task, None
+        voice = await voice_task if voice_task is not None else None
+        text = await text_task if text_task is not None else None
     risk = combine(voice, text)
     request.state.score = risk.score
     return CallResult(voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started))

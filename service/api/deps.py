@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.requests import HTTPConnection
 
 from service.auth import ApiKey, Authenticator, RateLimiter, presented_key
 from service.errors import Overloaded
@@ -43,6 +44,12 @@ async def get_settings(state: State) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def rate_bucket(state: AppState, key: ApiKey, connection: HTTPConnection) -> str:
+    """The rate-limit bucket of a request or WebSocket: its key, or with authentication off its client address."""
+    peer = connection.client.host if connection.client else None
+    return state.limiter.bucket_for(key, peer, connection.headers.getlist("x-forwarded-for"))
+
+
 async def caller(
     request: Request,
     state: State,
@@ -51,7 +58,7 @@ async def caller(
 ) -> ApiKey:
     key = state.auth.authenticate(presented_key(authorization, x_api_key))
     request.state.key_id = key.id
-    state.limiter.check(key.id)
+    state.limiter.check(rate_bucket(state, key, request))
     return key
 
 

@@ -1,4 +1,5 @@
-"""Outermost ASGI layer: request ids, the body-size pre-check, per-route metrics and one access-log line.
+"""Outermost ASGI layer: request ids, the body-size pre-check, the body-read deadline, per-route metrics and one
+access-log line.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so streaming bodies and WebSockets pass through untouched.
 Logs carry sizes, status and timings, never content.
@@ -6,6 +7,7 @@ Logs carry sizes, status and timings, never content.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -23,10 +25,11 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, body_timeout_s: float = 60.0) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -39,22 +42,45 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         received = 0
+        # The whole body must arrive within body_timeout_s of the headers: a client that trickles it (or stops)
+        # would otherwise hold a connection and a task for ever. After the body, receive() only waits for a
+        # disconnect, which may legitimately take as long as the response does.
+        body_deadline = time.monotonic() + self.body_timeout_s
+        body_done = scope["type"] != "http" or not _has_body(headers)
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:
+                return await receive()
+            try:
+                async with asyncio.timeout(max(0.0, body_deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                # An HTTPException passes FastAPI's body parsing untouched and reaches the problem handler; the
+                # connection is closed after the answer, so the rest of the body is never waited for.
+                raise HTTPException(
+                    408, f"the request body did not arrive within {self.body_timeout_s:g} s",
+                    headers={"Connection": "close"},
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > self.max_body_bytes:
-                    # An HTTPException passes FastAPI's body parsing untouched and reaches the problem handler.
                     raise HTTPException(413, f"request body over the limit of {self.max_body_bytes} bytes")
+            else:
+                body_done = True
             return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                response_headers = message.setdefault("headers", [])
+                response_headers.append((b"x-request-id", request_id.encode()))
+                if not body_done and not any(name.lower() == b"connection" for name, _ in response_headers):
+                    # Answered before the body was read (401, 429, ...): close after the answer instead of
+                    # waiting, with no deadline, for the rest of a body nobody will read.
+                    response_headers.append((b"connection", b"close"))
             await send(message)
 
         try:
@@ -81,6 +107,11 @@ class RequestContextMiddleware:
             request_id, state.get("key_id", "-"), scope["method"], path, status, received, elapsed * 1000,
             f" score={state['score']:.4f}" if state.get("score") is not None else "",
         )
+
+
+def _has_body(headers: Headers) -> bool:
+    return _declared_length(headers) > 0 or "chunked" in headers.get("transfer-encoding", "").lower()
+
 
 def _declared_length(headers: Headers) -> int:
     try:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Message
 
-from service.api.deps import AppState
+from service.api.deps import AppState, rate_bucket
 from service.api.problems import problem
 from service.audio.codecs import RawEncoding
 from service.audio.vad import SpeechGate, enough_speech
@@ -90,7 +90,7 @@ async def voice_stream(websocket: WebSocket) -> None:
         key = state.auth.authenticate(
             presented_key(websocket.headers.get("authorization"), websocket.headers.get("x-api-key"))
         )
-        state.limiter.check(key.id)
+        state.limiter.check(rate_bucket(state, key, websocket))
         if state.holder is None or not state.ready:
             raise Overloaded("models are still loading; retry shortly", code="not_ready")
         async with state.holder.lease() as models:

@@ -15,7 +15,7 @@ from service.audio.codecs import (
     pcm16_decode,
     pcm16_encode,
 )
-from service.audio.decode import ACCEPTED_CONTENT_TYPES, DecodedAudio, decode_audio
+from service.audio.decode import ACCEPTED_CONTENT_TYPES, DecodedAudio, container_signature, decode_audio
 from service.audio.resample import StreamResampler, resample
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "StreamResampler",
     "alaw_decode",
     "alaw_encode",
+    "container_signature",
     "decode_audio",
     "mulaw_decode",
     "mulaw_encode",

@@ -23,7 +23,7 @@ import soundfile as sf
 from service.audio.codecs import RAW_CODECS, RAW_ENCODINGS
 from service.errors import InvalidInput, UnsupportedMediaType
 
-__all__ = ["ACCEPTED_CONTENT_TYPES", "DecodedAudio", "decode_audio"]
+__all__ = ["ACCEPTED_CONTENT_TYPES", "DecodedAudio", "container_signature", "decode_audio"]
 
 ACCEPTED_CONTENT_TYPES = frozenset(
     {
@@ -130,6 +130,66 @@ def decode_audio(
     if audio is None:
         audio = _decode_with_av(data, max_duration_s)
     return audio
+
+
+# MPEG audio frame headers: bitrates (kbit/s) by (MPEG-1 or 2, layer group) and sample rates by version.
+_MPEG_KBPS = {
+    (1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_length(header: bytes) -> int | None:
+    """Length of the MPEG audio frame whose 4-byte header this is, or None if it is not a valid one."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = (header[1] >> 3) & 3, 4 - ((header[1] >> 1) & 3)  # version 1 and layer 4 are reserved
+    bitrate_index, rate_index = header[2] >> 4, (header[2] >> 2) & 3
+    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    mpeg1 = version == 3
+    kbps = _MPEG_KBPS[(1, layer) if mpeg1 else (2, 1 if layer == 1 else 2)][bitrate_index]
+    rate = _MPEG_RATES[version][rate_index]
+    padding = (header[2] >> 1) & 1
+    if layer == 1:
+        return (12_000 * kbps // rate + padding) * 4
+    return (144_000 if mpeg1 or layer == 2 else 72_000) * kbps // rate + padding
+
+
+def _adts_frame_length(header: bytes) -> int | None:
+    """Length of the ADTS (AAC) frame whose 7-byte header this is, or None if it is not a valid one."""
+    if len(header) < 7 or header[0] != 0xFF or header[1] & 0xF6 != 0xF0 or (header[2] >> 2) & 0xF >= 13:
+        return None
+    length = ((header[3] & 3) << 11) | (header[4] << 3) | (header[5] >> 5)
+    return length if length >= 7 else None
+
+
+def container_signature(head: bytes) -> str | None:
+    """The container a file's first bytes announce (WAV, FLAC, Ogg, MP3, MP4, AAC), or None for headerless audio.
+
+    For telling a file with a header from raw G.711 or PCM before decoding it as raw. An MPEG or ADTS stream
+    without an ID3 tag counts only when two valid frame headers follow each other, because mu-law silence (0xFF
+    bytes) looks like a frame sync.
+    """
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "Ogg"
+    if head[:3] == b"ID3":
+        return "MP3 (ID3)"
+    if head[4:8] == b"ftyp":
+        return "MP4"
+    for name, frame_length in (("MPEG audio", _mpeg_frame_length), ("AAC (ADTS)", _adts_frame_length)):
+        first = frame_length(head[:7])
+        if first is not None and frame_length(head[first : first + 7]) is not None:
+            return name
+    return None
 
 
 def _check_content_type(content_type: str | None) -> None:

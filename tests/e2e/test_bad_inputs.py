@@ -61,7 +61,9 @@ def test_bad_raw_parameters(client: httpx.Client, query: str, content: bytes, st
 def test_multipart_without_file_field(client: httpx.Client) -> None:
     r = client.post("/v1/voice/score", files={"audio": ("clip.wav", WAV, "audio/wav")})
     assert_problem(r, 422, "missing_file")
-    assert_problem(client.post("/v1/calls/score", data={"transcript": "x"}), 422, "invalid_request")
+    # a call needs its audio, its transcript or both
+    assert_problem(client.post("/v1/calls/score", data={"lang": "nl"}), 422, "missing_file")
+    assert_problem(client.post("/v1/calls/score", data={"transcript": "  "}), 422, "missing_file")
 
 
 def test_declared_huge_body_is_refused_before_reading(server) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +49,20 @@ def test_openapi_documents_every_route(client: httpx.Client) -> None:
         assert path in spec["paths"]
     assert "multipart/form-data" in spec["paths"]["/v1/voice/score"]["post"]["requestBody"]["content"]
     assert "not proof of identity" in spec["info"]["description"]
+
+
+def test_docs_pages_load_their_assets_from_the_server_itself(client: httpx.Client) -> None:
+    for page in ("/docs", "/redoc"):
+        r = client.get(page)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        assert "http://" not in r.text and "https://" not in r.text and "//cdn" not in r.text, page
+        assets = re.findall(r"""(?:src|href|url)\s*[:=]\s*["']([^"']+)["']""", r.text)
+        assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+        for asset in assets:
+            if asset != "/openapi.json":
+                got = client.get(asset)
+                assert got.status_code == 200 and len(got.content) > 1000, asset
+    assert client.get("/docs/oauth2-redirect").status_code == 200
 
 
 @pytest.fixture()
@@ -181,6 +196,27 @@ def test_cli_scores_files_and_texts_locally(models_dir: Path, tmp_path: Path) ->
     first, second = (json.loads(line) for line in r.stdout.splitlines())
     assert r.returncode == 0 and first["verdict"] == "scam" and second["verdict"] == "legit"
     assert any(c["kind"] == "crypto_trading_bot" for c in first["cues"])
+    # texts are named by position, never echoed whole (they may be private; cues quote only what they matched)
+    assert first["input"] == "#1" and second["input"] == "stdin" and "dinner" not in r.stdout
+
+
+def test_cli_encoding_applies_to_headerless_files_only(models_dir: Path, tmp_path: Path) -> None:
+    from service.audio import mulaw_encode
+
+    wav, raw = tmp_path / "a.wav", tmp_path / "b.ulaw"
+    wav.write_bytes(CONTAINERS["audio/wav"](loud_speech(3.0), 16000))
+    raw.write_bytes(mulaw_encode(loud_speech(3.0, 8000)))
+    env = {"NEPCHECK_MODELS_DIR": str(models_dir)}
+    mixed = run_cli("score", "voice", str(wav), str(raw), "--encoding", "mulaw", env=env)
+    assert mixed.returncode == 2 and mixed.stdout == ""
+    assert f"{wav} has a WAV header" in mixed.stderr and "Traceback" not in mixed.stderr
+    rate_alone = run_cli("score", "voice", str(wav), "--sample-rate", "8000", env=env)
+    assert rate_alone.returncode == 2 and "--encoding" in rate_alone.stderr
+    ok = run_cli("score", "voice", str(raw), "--encoding", "mulaw", "--sample-rate", "8000", env=env)
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert result["input"] == str(raw) and result["source_sample_rate"] == 8000
+    assert result["duration_s"] == pytest.approx(3.0, abs=0.01)
 
 
 def test_keys_new_prints_a_key_and_its_hashed_line() -> None:

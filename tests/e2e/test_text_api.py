@@ -57,6 +57,20 @@ def test_call_without_transcript_and_raw_mulaw(client: httpx.Client) -> None:
     assert body["text"] is None and body["risk"]["level"] == "low"
 
 
+def test_call_with_a_transcript_and_no_audio_scores_the_text_alone(client: httpx.Client) -> None:
+    r = client.post("/v1/calls/score", data={"transcript": SCAM, "lang": "nl"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["voice"] is None and body["text"]["verdict"] == "scam" and body["text"]["lang"] == "nl"
+    assert body["risk"]["level"] == "critical"
+    assert [reason["detector"] for reason in body["risk"]["reasons"]] == ["text"]
+    spec = client.get("/openapi.json").json()
+    form = spec["paths"]["/v1/calls/score"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    if "$ref" in form:
+        form = spec["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]
+    assert "file" not in form.get("required", [])
+
+
 def test_ad_with_soundtrack_and_landing_url(client: httpx.Client) -> None:
     audio = base64.b64encode(CONTAINERS["audio/mpeg"](speech(3.0, amplitude=0.05), 16000)).decode()
     r = client.post("/v1/ads/score", json={

@@ -24,7 +24,7 @@ from service.audio import (
 )
 from service.audio import decode as decode_module
 from service.errors import InvalidInput, NepcheckError, UnsupportedMediaType
-from tests.audiokit import encode_av, encode_sndfile, tone, wav_bytes
+from tests.audiokit import CONTAINERS, RAW_ENCODERS, encode_av, encode_sndfile, speech, tone, wav_bytes
 
 RATE = 16000
 LIMIT_S = 30.0
@@ -334,3 +334,29 @@ def test_damaged_real_files_only_raise_nepcheck_errors(
     if cut is not None:
         data = data[: int(cut * len(data))]
     decode_or_nepcheck_error(bytes(data), content_type)
+
+
+@pytest.mark.parametrize("content_type", sorted(CONTAINERS))
+def test_container_signature_names_every_accepted_container(content_type: str) -> None:
+    from service.audio import container_signature
+
+    assert container_signature(CONTAINERS[content_type](speech(1.0, amplitude=0.05), 16000)[:8192]) is not None
+
+
+def test_container_signature_knows_adts_aac() -> None:
+    from service.audio import container_signature
+
+    assert container_signature(encode_av(speech(1.0, amplitude=0.05), "adts", "aac", 16000)[:8192]) == "AAC (ADTS)"
+
+
+@pytest.mark.parametrize("encoding", sorted(RAW_ENCODERS))
+def test_container_signature_leaves_headerless_audio_alone(encoding: str) -> None:
+    from service.audio import container_signature
+
+    rng = np.random.default_rng(1)
+    encode = RAW_ENCODERS[encoding]
+    assert container_signature(encode(np.zeros(8000, dtype=np.float32))) is None  # mu-law silence is 0xFF bytes
+    for amplitude in (1e-4, 1e-3, 1e-2, 0.3):
+        for _ in range(50):
+            noise = (rng.standard_normal(8000) * amplitude).astype(np.float32)
+            assert container_signature(encode(noise)) is None

@@ -85,11 +85,48 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
               help="folder for report.json and report.md")
 def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
                       mishra: Path | None, public_dir: Path | None, out: Path) -> None:
-    """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table."""
-    setup_logging()
-    from training.text.evaluate import evaluate_text, write_report
+    """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table.
 
+    Without corpus options it reads the corpora the model card names (paths relative to where you run it), so the
+    splits are the training run's; each must be there.
+    """
+    setup_logging()
     corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra, "public_dir": public_dir}
-    report = evaluate_text(model_dir, split=split, variant=variant,
-                           corpora=corpora if any(corpora.values()) else None)
+    if any(corpora.values()):
+        if seed_dir is None and (uci is not None or mishra is not None):
+            click.echo("nepcheck: warning: without --seed-dir the Dutch seed texts are left out (the UCI and "
+                       "Mishra-Soni sets are English): the report covers English only; add --seed-dir "
+                       "datasets/text_seed", err=True)
+    else:
+        _check_card_corpora(model_dir)
+    try:
+        from training.text.evaluate import evaluate_text, write_report
+
+        report = evaluate_text(model_dir, split=split, variant=variant,
+                               corpora=corpora if any(corpora.values()) else None)
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"'eval text' needs the training extra, {exc.name or exc} is not installed: "
+                                   "pip install -e '.[train]'") from None
     click.echo(write_report(report, out))
+
+
+_CORPUS_OPTIONS = {"seed_dir": "--seed-dir", "uci_path": "--uci", "mishra_path": "--mishra",
+                   "public_dir": "--public-dir"}
+
+
+def _check_card_corpora(model_dir: Path) -> None:
+    """Fail with one line when a corpus the model card names is not on this machine."""
+    try:
+        card = json.loads((model_dir / "card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"cannot read {model_dir / 'card.json'}: {exc}") from None
+    named = (card.get("training_data") or {}).get("corpora") or {}
+    if not any(named.get(key) for key in _CORPUS_OPTIONS):
+        raise click.UsageError(f"the card in {model_dir} names no corpora: give them with "
+                               "--seed-dir, --uci, --mishra or --public-dir")
+    for key, option in _CORPUS_OPTIONS.items():
+        if named.get(key) and not Path(named[key]).exists():
+            raise click.UsageError(
+                f"the model was trained on {named[key]} ({option}), which is not here; run from the folder the "
+                f"card's paths are relative to, or name the corpora you have with {', '.join(_CORPUS_OPTIONS.values())}"
+            )
