@@ -169,7 +169,7 @@ def score_voice_files(files: tuple[Path, ...], encoding: str | None, sample_rate
 
     async def scorer(model: Any, path: Path, settings: Any) -> Any:
         audio = decode_audio(path.read_bytes(), encoding=encoding, sample_rate=sample_rate,
-                             max_duration_s=settings.max_audio_s)
+                             max_duration_s=settings.max_audio_s, max_decoded_samples=settings.max_decoded_samples)
         return await score_voice(model, audio, deadline=time.monotonic() + 600)
 
     _run_local("voice", [(str(path), path) for path in files], scorer)

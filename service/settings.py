@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Limits
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_audio_s: float = Field(600.0, gt=0)
+    # frames x channels an upload may decode to: ten minutes of 48 kHz stereo. Bounds the memory a small, highly
+    # compressed file can claim (a 246 KB FLAC of 192 kHz 8-channel silence decodes to 920 million samples).
+    max_decoded_samples: int = Field(600 * 48_000 * 2, ge=16_000)
     max_text_chars: int = Field(50_000, ge=1)
     max_stream_s: float = Field(4 * 3600.0, gt=0)
     stream_hop_s: float = Field(1.0, gt=0)

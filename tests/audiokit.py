@@ -49,6 +49,11 @@ def encode_sndfile(x: np.ndarray, fmt: str, subtype: str, rate: int = 16000) -> 
     return buffer.getvalue()
 
 
+def silent_flac(seconds: float, rate: int, channels: int) -> bytes:
+    """Digital silence compresses to almost nothing in FLAC: a small file that decodes to many samples."""
+    return encode_sndfile(np.zeros((int(seconds * rate), channels), np.float32), "FLAC", "PCM_16", rate)
+
+
 def encode_av(x: np.ndarray, fmt: str = "mp4", codec: str = "aac", rate: int = 16000) -> bytes:
     """Encode mono or frames x channels float audio with FFmpeg, one codec frame at a time."""
     planar = np.ascontiguousarray(np.atleast_2d(x.T)).astype(np.float32)

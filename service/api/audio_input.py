@@ -37,7 +37,7 @@ async def decode(
 ) -> DecodedAudio:
     return await asyncio.to_thread(
         decode_audio, data, content_type=content_type, encoding=encoding, sample_rate=sample_rate,
-        max_duration_s=settings.max_audio_s,
+        max_duration_s=settings.max_audio_s, max_decoded_samples=settings.max_decoded_samples,
     )
 
 

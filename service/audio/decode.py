@@ -111,6 +111,7 @@ def decode_audio(
     encoding: str | None = None,
     sample_rate: int | None = None,
     max_duration_s: float,
+    max_decoded_samples: int | None = None,
 ) -> DecodedAudio:
     """Decode an upload to mono float32 at its own rate, or raise a `NepcheckError` saying what is wrong.
 
@@ -120,15 +121,20 @@ def decode_audio(
     file, and silently scoring a patched version of it would hide that. Finite float samples beyond [-1, 1]
     are passed through unclipped. A decoder error after some audio has decoded (a truncated upload, a damaged
     tail) ends the audio there and keeps the clean prefix; an error before any audio is "undecodable_audio".
+
+    `max_decoded_samples` bounds frames x channels: a 246 KB FLAC of ten minutes of 192 kHz 8-channel silence
+    decodes to 920 million samples. The bound is checked against the header's frame count before anything is
+    decoded where the container states one, and on every decoded block otherwise ("audio_too_large").
     """
     if not data:
         raise InvalidInput("The request body is empty; send the audio bytes.", code="empty_audio")
     if encoding is not None:
         return _decode_raw(data, encoding, sample_rate, max_duration_s)
     _check_content_type(content_type)
-    audio = _decode_with_sndfile(data, max_duration_s)
+    budget = max_decoded_samples
+    audio = _decode_with_sndfile(data, max_duration_s, budget)
     if audio is None:
-        audio = _decode_with_av(data, max_duration_s)
+        audio = _decode_with_av(data, max_duration_s, budget)
     return audio
 
 
@@ -240,18 +246,35 @@ def _sample_limit(rate: int, max_duration_s: float) -> int:
     return max(0, math.floor(max_duration_s * rate))
 
 
-class _MonoCollector:
-    """Accumulates downmixed blocks and enforces the duration cap as each block arrives."""
+def _too_large(budget: int) -> InvalidInput:
+    return InvalidInput(
+        f"The audio decodes to more than {budget:,} samples (frames x channels); send it at a lower sample rate "
+        "or with fewer channels (the model reads mono at 16 kHz).",
+        code="audio_too_large",
+    )
 
-    def __init__(self, rate: int, max_duration_s: float) -> None:
+
+def _check_budget(frames: int, channels: int, budget: int | None) -> None:
+    if budget is not None and frames * channels > budget:
+        raise _too_large(budget)
+
+
+class _MonoCollector:
+    """Accumulates downmixed blocks and enforces the duration cap and the decoded-sample budget per block."""
+
+    def __init__(self, rate: int, max_duration_s: float, budget: int | None = None) -> None:
         self.rate = rate
         self.max_duration_s = max_duration_s
+        self.budget = budget
         self._limit = _sample_limit(rate, max_duration_s)
         self._blocks: list[np.ndarray] = []
         self._count = 0
+        self._decoded = 0
 
     def add(self, block: np.ndarray) -> None:
         """Take a frames x channels block; the mean of channels runs in float64 so it cannot overflow."""
+        self._decoded += block.size
+        _check_budget(self._decoded, 1, self.budget)
         if block.shape[1] == 1:
             mono = np.asarray(block[:, 0], dtype=np.float32)
         else:
@@ -296,7 +319,7 @@ def _decode_raw(data: bytes, encoding: str, sample_rate: int | None, max_duratio
     return DecodedAudio(samples, sample_rate, 1, f"raw:{name}")
 
 
-def _decode_with_sndfile(data: bytes, max_duration_s: float) -> DecodedAudio | None:
+def _decode_with_sndfile(data: bytes, max_duration_s: float, budget: int | None = None) -> DecodedAudio | None:
     """Decode with libsndfile; None means it decoded nothing (could not open, or failed at once): try FFmpeg."""
     try:
         f = sf.SoundFile(io.BytesIO(data))
@@ -311,7 +334,9 @@ def _decode_with_sndfile(data: bytes, max_duration_s: float) -> DecodedAudio | N
             )
         _check_channels(f.channels)
         _check_rate(f.samplerate)
-        collector = _MonoCollector(f.samplerate, max_duration_s)
+        if f.frames > 0:  # what the header declares; a lying header is caught block by block below
+            _check_budget(min(f.frames, _sample_limit(f.samplerate, max_duration_s) + 1), f.channels, budget)
+        collector = _MonoCollector(f.samplerate, max_duration_s, budget)
         try:
             while len(block := f.read(f.samplerate, dtype="float32", always_2d=True)):
                 collector.add(block)
@@ -322,7 +347,7 @@ def _decode_with_sndfile(data: bytes, max_duration_s: float) -> DecodedAudio | N
         return collector.result(f.channels, container)
 
 
-def _decode_with_av(data: bytes, max_duration_s: float) -> DecodedAudio:
+def _decode_with_av(data: bytes, max_duration_s: float, budget: int | None = None) -> DecodedAudio:
     try:
         container = av.open(io.BytesIO(data), mode="r", container_options=_AV_OPTIONS, metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -338,10 +363,12 @@ def _decode_with_av(data: bytes, max_duration_s: float) -> DecodedAudio:
         if context.sample_rate:
             _check_rate(context.sample_rate)
         name = _AV_CONTAINERS.get(container.format.name, container.format.name.split(",")[0])
-        return _read_av_frames(container.decode(stream), max_duration_s, name)
+        return _read_av_frames(container.decode(stream), max_duration_s, name, budget)
 
 
-def _read_av_frames(frames: Iterator[av.AudioFrame], max_duration_s: float, container: str) -> DecodedAudio:
+def _read_av_frames(
+    frames: Iterator[av.AudioFrame], max_duration_s: float, container: str, budget: int | None = None
+) -> DecodedAudio:
     collector: _MonoCollector | None = None
     source_channels = 0
     while True:
@@ -357,7 +384,7 @@ def _read_av_frames(frames: Iterator[av.AudioFrame], max_duration_s: float, cont
         _check_channels(channels)
         if collector is None:
             _check_rate(rate)
-            collector = _MonoCollector(rate, max_duration_s)
+            collector = _MonoCollector(rate, max_duration_s, budget)
             source_channels = channels
         elif rate != collector.rate:
             raise InvalidInput("The audio changes sample rate mid-stream.", code="undecodable_audio")

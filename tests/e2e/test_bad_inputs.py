@@ -6,7 +6,7 @@ import socket
 import httpx
 import pytest
 
-from tests.audiokit import CONTAINERS, speech, wav_bytes
+from tests.audiokit import CONTAINERS, silent_flac, speech, wav_bytes
 from tests.conftest import USER_KEY
 
 pytestmark = pytest.mark.e2e
@@ -132,3 +132,14 @@ def test_server_is_healthy_after_all_of_it_and_logged_no_content(server, client:
     log = server.log()
     assert "Traceback" not in log and " status=500 " not in log
     assert "pincode" not in log and "veilige" not in log  # texts sent by other tests never reach the log
+
+
+def test_a_decompression_bomb_gets_422_audio_too_large_on_both_routes(client: httpx.Client) -> None:
+    import base64
+
+    bomb = silent_flac(60.0, 192_000, 8)  # decodes to 92 million samples, over the 57.6 million default
+    r = client.post("/v1/voice/score", content=bomb, headers={"Content-Type": "audio/flac"})
+    assert r.status_code == 422 and r.json()["code"] == "audio_too_large", r.text
+    ad = {"id": "ad-bomb", "text": "hello the weather is nice", "audio_base64": base64.b64encode(bomb).decode()}
+    r = client.post("/v1/ads/score", json=ad)
+    assert r.status_code == 422 and r.json()["code"] == "audio_too_large", r.text

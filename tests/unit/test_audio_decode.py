@@ -24,7 +24,7 @@ from service.audio import (
 )
 from service.audio import decode as decode_module
 from service.errors import InvalidInput, NepcheckError, UnsupportedMediaType
-from tests.audiokit import CONTAINERS, RAW_ENCODERS, encode_av, encode_sndfile, speech, tone, wav_bytes
+from tests.audiokit import CONTAINERS, RAW_ENCODERS, encode_av, encode_sndfile, silent_flac, speech, tone, wav_bytes
 
 RATE = 16000
 LIMIT_S = 30.0
@@ -272,6 +272,31 @@ def test_too_long_stops_decoding_early(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidInput, match="longer"):
         decode_audio(encode_sndfile(tone(20.0), "WAV", "PCM_16"), max_duration_s=2.0)
     assert sum(added) <= 3 * RATE
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    bomb = silent_flac(60.0, 192_000, 8)  # a few hundred KB, 92 million samples decoded
+    assert len(bomb) < 2_000_000
+    added: list[int] = []
+    original = decode_module._MonoCollector.add
+
+    def counting_add(self, block: np.ndarray) -> None:
+        added.append(len(block))
+        original(self, block)
+
+    monkeypatch.setattr(decode_module._MonoCollector, "add", counting_add)
+    with pytest.raises(InvalidInput) as error:
+        decode_audio(bomb, max_duration_s=600.0, max_decoded_samples=10_000_000)
+    assert_code(error, InvalidInput, "audio_too_large")
+    assert added == []  # refused from the header's frame count, before a single block was decoded
+
+
+def test_the_budget_holds_while_decoding_when_no_header_states_a_length() -> None:
+    m4a = encode_av(np.zeros((48_000 * 4, 2), np.float32), rate=48_000)  # AAC in MP4: lengths come per frame
+    with pytest.raises(InvalidInput) as error:
+        decode_audio(m4a, max_duration_s=600.0, max_decoded_samples=100_000)
+    assert_code(error, InvalidInput, "audio_too_large")
+    assert decode_audio(m4a, max_duration_s=600.0, max_decoded_samples=1_000_000).duration_s > 3.9
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
