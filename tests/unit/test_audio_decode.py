@@ -260,7 +260,9 @@ def test_too_long_audio_is_refused(make) -> None:
     assert_code(error, InvalidInput, "audio_too_long")
 
 
-def test_too_long_stops_decoding_early(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def decoded_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Lengths of the blocks the decoder hands to the collector, to see how far decoding went."""
     added: list[int] = []
     original = decode_module._MonoCollector.add
 
@@ -269,26 +271,22 @@ def test_too_long_stops_decoding_early(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, block)
 
     monkeypatch.setattr(decode_module._MonoCollector, "add", counting_add)
+    return added
+
+
+def test_too_long_stops_decoding_early(decoded_blocks: list[int]) -> None:
     with pytest.raises(InvalidInput, match="longer"):
         decode_audio(encode_sndfile(tone(20.0), "WAV", "PCM_16"), max_duration_s=2.0)
-    assert sum(added) <= 3 * RATE
+    assert sum(decoded_blocks) <= 3 * RATE
 
 
-def test_a_decompression_bomb_is_refused_from_its_header_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_decompression_bomb_is_refused_from_its_header_before_decoding(decoded_blocks: list[int]) -> None:
     bomb = silent_flac(60.0, 192_000, 8)  # a few hundred KB, 92 million samples decoded
     assert len(bomb) < 2_000_000
-    added: list[int] = []
-    original = decode_module._MonoCollector.add
-
-    def counting_add(self, block: np.ndarray) -> None:
-        added.append(len(block))
-        original(self, block)
-
-    monkeypatch.setattr(decode_module._MonoCollector, "add", counting_add)
     with pytest.raises(InvalidInput) as error:
         decode_audio(bomb, max_duration_s=600.0, max_decoded_samples=10_000_000)
     assert_code(error, InvalidInput, "audio_too_large")
-    assert added == []  # refused from the header's frame count, before a single block was decoded
+    assert decoded_blocks == []  # refused from the header's frame count, before a single block was decoded
 
 
 def test_the_budget_holds_while_decoding_when_no_header_states_a_length() -> None:
