@@ -24,10 +24,10 @@ def run(*args: str):
 
 
 def test_a_corpus_named_by_the_card_that_is_absent_is_one_usage_line(tmp_path: Path) -> None:
-    model = model_dir(tmp_path, {"seed_dir": str(tmp_path), "uci_path": "../shared/absent/SMSSpamCollection.tsv"})
+    model = model_dir(tmp_path, {"seed_dir": str(tmp_path), "uci_path": "../not-here/SMSSpamCollection.tsv"})
     result = run("--model", str(model), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2
-    assert "../shared/absent/SMSSpamCollection.tsv" in result.output and "--uci" in result.output
+    assert "../not-here/SMSSpamCollection.tsv" in result.output and "--uci" in result.output
     assert "Traceback" not in result.output
 
 
