@@ -256,6 +256,7 @@ def dedupe(rows: Iterable[TextRow]) -> list[TextRow]:
 def load_corpora(
     *, seed_dir: Path | None = None, uci_path: Path | None = None, mishra_path: Path | None = None,
     public_dir: Path | None = None,
+    pairs_dir: Path | None = None,
 ) -> list[TextRow]:
     """The named corpora, deduplicated; at least one must be given. `public_dir` holds collected public texts in
     the seed corpus's JSONL format (datasets/text_public), each file's rows keeping their own `source`."""
@@ -264,6 +265,8 @@ def load_corpora(
         rows += load_seed(seed_dir)
     if public_dir is not None:
         rows += load_seed(public_dir, salt="nepcheck-public")
+    if pairs_dir is not None:  # scam/warning pairs (datasets/text_pairs): a pair's two texts share a family
+        rows += load_seed(pairs_dir, salt="nepcheck-pairs")
     if uci_path is not None:
         rows += load_uci_sms(uci_path)
     if mishra_path is not None:

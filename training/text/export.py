@@ -275,7 +275,7 @@ def _text_card(
         onnx={"opset": OPSET, "exporter": f"torch.onnx.export(dynamo={exporter == 'dynamo'})",
               **_library_versions(), "checks_against_pytorch": checks},
         training_data={
-            "corpora": {k: config[k] for k in ("seed_dir", "uci_path", "mishra_path", "public_dir")
+            "corpora": {k: config[k] for k in ("seed_dir", "uci_path", "mishra_path", "public_dir", "pairs_dir")
                         if config.get(k)},
             "sizes": config_record["training_data"],
             "base_model": config["base_model"],

@@ -55,6 +55,7 @@ class TextTrainConfig:
     uci_path: str | None = None
     mishra_path: str | None = None
     public_dir: str | None = None  # collected public texts (datasets/text_public), seed-corpus format
+    pairs_dir: str | None = None  # scam/warning pairs (datasets/text_pairs), seed-corpus format
     out_dir: str = "runs/text"
     max_length: int = 256
     stride: int = 64
@@ -122,6 +123,7 @@ class TextTrainConfig:
             "uci_path": Path(self.uci_path) if self.uci_path else None,
             "mishra_path": Path(self.mishra_path) if self.mishra_path else None,
             "public_dir": Path(self.public_dir) if self.public_dir else None,
+            "pairs_dir": Path(self.pairs_dir) if self.pairs_dir else None,
         }
 
 
