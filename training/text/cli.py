@@ -81,17 +81,20 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
               help="Mishra-Soni Dataset_5971.csv")
 @click.option("--public-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="collected public texts, e.g. datasets/text_public")
+@click.option("--pairs-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="scam/warning pairs, e.g. datasets/text_pairs")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder for report.json and report.md")
 def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
-                      mishra: Path | None, public_dir: Path | None, out: Path) -> None:
+                      mishra: Path | None, public_dir: Path | None, pairs_dir: Path | None, out: Path) -> None:
     """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table.
 
     Without corpus options it reads the corpora the model card names (paths relative to where you run it), so the
     splits are the training run's; each must be there.
     """
     setup_logging()
-    corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra, "public_dir": public_dir}
+    corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra, "public_dir": public_dir,
+               "pairs_dir": pairs_dir}
     if any(corpora.values()):
         if seed_dir is None and (uci is not None or mishra is not None):
             click.echo("nepcheck: warning: without --seed-dir the Dutch seed texts are left out (the UCI and "
@@ -111,7 +114,7 @@ def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path 
 
 
 _CORPUS_OPTIONS = {"seed_dir": "--seed-dir", "uci_path": "--uci", "mishra_path": "--mishra",
-                   "public_dir": "--public-dir"}
+                   "public_dir": "--public-dir", "pairs_dir": "--pairs-dir"}
 
 
 def _check_card_corpora(model_dir: Path) -> None:
