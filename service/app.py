@@ -15,6 +15,8 @@ from service import __version__
 from service.api import combined, docs, ops, problems, stream, text, voice
 from service.api.deps import AppState
 from service.api.middleware import RequestContextMiddleware
+from service.audio import decode_pool
+from service.audio.decode_pool import DecodePool
 from service.auth import Authenticator, RateLimiter
 from service.errors import ModelError
 from service.loaded_models import ModelHolder, ModelSet
@@ -79,6 +81,10 @@ def create_app(
             log.warning("authentication is OFF (NEPCHECK_AUTH_DISABLED): use this only on a local machine")
         loaded: ModelSet = models if models is not None else await asyncio.to_thread(ModelSet.load, settings, metrics)
         loaded.start()
+        pool = None
+        if settings.decode_workers:
+            pool = DecodePool(settings.decode_workers, memory_limit_bytes=settings.decode_memory_limit_mb << 20)
+            decode_pool.install(pool)
         state.holder = ModelHolder(loaded)
         state.ready = True
         _install_sighup(state)
@@ -90,6 +96,10 @@ def create_app(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await state.holder.close()
+            if pool is not None:
+                if decode_pool.active_pool() is pool:
+                    decode_pool.install(None)
+                await asyncio.to_thread(pool.close)
 
     app = FastAPI(
         title="nepcheck",

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # frames x channels an upload may decode to: ten minutes of 48 kHz stereo. Bounds the memory a small, highly
     # compressed file can claim (a 246 KB FLAC of 192 kHz 8-channel silence decodes to 920 million samples).
     max_decoded_samples: int = Field(600 * 48_000 * 2, ge=16_000)
+    # Uploads decode in worker processes that can be killed at the deadline (service/audio/decode_pool.py); 0
+    # decodes in a thread of the server process instead. Each worker's address space is capped.
+    decode_workers: int = Field(2, ge=0, le=64)
+    decode_memory_limit_mb: int = Field(4096, ge=0, description="address-space cap per decode worker; 0: none")
     max_text_chars: int = Field(50_000, ge=1)
     max_stream_s: float = Field(4 * 3600.0, gt=0)
     stream_hop_s: float = Field(1.0, gt=0)

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import uuid
+from contextvars import ContextVar
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -22,6 +23,11 @@ from service.metrics import Metrics
 
 log = logging.getLogger("nepcheck.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+# The request being served, for log lines written far from the route (the decode pool's); a task's context is
+# copied into the threads and callbacks it starts, so each request sees its own.
+REQUEST_ID: ContextVar[str | None] = ContextVar("nepcheck_request_id", default=None)
 
 
 class RequestContextMiddleware:
@@ -39,6 +45,7 @@ class RequestContextMiddleware:
         given = headers.get("x-request-id", "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500
         received = 0

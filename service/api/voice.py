@@ -55,7 +55,8 @@ async def score_voice_snippet(
 ) -> VoiceResult:
     deadline = time.monotonic() + settings.request_timeout_s
     data, content_type = await read_upload(request, settings)
-    audio = await decode(data, content_type, settings, encoding=encoding, sample_rate=sample_rate)
+    audio = await decode(data, content_type, settings, encoding=encoding, sample_rate=sample_rate,
+                         deadline=deadline)
     result = await score_voice(models.voice, audio, deadline=deadline)
     request.state.score = result.score
     return result
