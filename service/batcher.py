@@ -1,10 +1,13 @@
 """Micro-batching: many small requests become a few large ONNX Runtime calls.
 
-Work arrives as jobs of one or more items (the windows of one clip, the token windows of one text). Items
-from all jobs queue in arrival order; a batch goes to the model when it holds `max_batch` items or when the
-oldest item has waited `max_wait_s`. Inference runs on a worker thread, off the event loop. The queue is
-bounded: a job that does not fit is refused at once (the caller answers 503), and items whose job passed its
-deadline or was abandoned are dropped before they cost inference time.
+Work arrives as jobs of one or more items (the windows of one clip, the token windows of one text). A batch
+goes to the model when `max_batch` items are waiting or when the oldest has waited `max_wait_s`. Batches are
+filled round-robin over the waiting jobs, one item from each in turn, so a one-window request never waits
+behind all 500 windows of a long text or a ten-minute clip: it rides in the next batch.
+
+Inference runs on a worker thread, off the event loop. The queue is bounded: a job that does not fit is refused
+at once (the caller answers 503), and the items of a job that passed its deadline or was abandoned are dropped
+before they cost inference time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class _Job:
     deadline: float
     outputs: list[np.ndarray | None]
     remaining: int
+    enqueued: float = field(default_factory=time.monotonic)
+    waiting: deque[_Item] = field(default_factory=deque)  # items not yet sent to the model
 
     def done(self) -> bool:
         return self.future.done()
@@ -41,7 +46,6 @@ class _Item:
     job: _Job
     index: int
     payload: Any
-    enqueued: float = field(default_factory=time.monotonic)
 
 
 class MicroBatcher:
@@ -61,7 +65,8 @@ class MicroBatcher:
         self.max_wait_s = max_wait_s
         self.queue_max = queue_max
         self._metrics = metrics
-        self._pending: deque[_Item] = deque()
+        self._jobs: deque[_Job] = deque()  # jobs with items waiting, in turn order
+        self._waiting = 0  # items waiting over all jobs
         self._wakeup = asyncio.Event()
         self._closing = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
@@ -69,7 +74,7 @@ class MicroBatcher:
 
     @property
     def depth(self) -> int:
-        return len(self._pending)
+        return self._waiting
 
     def start(self) -> None:
         if self._task is None:
@@ -77,18 +82,21 @@ class MicroBatcher:
 
     async def submit(self, items: Sequence[Any], *, deadline: float) -> np.ndarray:
         """Outputs for `items`, stacked in their order. Raises Overloaded when full, closing or too late."""
+        if not items:
+            raise ValueError("submit needs at least one item")
         if self._closing:
             self._reject("closing")
             raise Overloaded("the model is being replaced; retry", code="reloading", headers={"Retry-After": "1"})
-        if len(self._pending) + len(items) > self.queue_max:
+        if self._waiting + len(items) > self.queue_max:
             self._reject("queue_full")
             raise Overloaded(
                 f"the {self.name} model queue is full; retry shortly", code="queue_full", headers={"Retry-After": "1"}
             )
         loop = asyncio.get_running_loop()
         job = _Job(future=loop.create_future(), deadline=deadline, outputs=[None] * len(items), remaining=len(items))
-        now = time.monotonic()
-        self._pending.extend(_Item(job, i, payload, now) for i, payload in enumerate(items))
+        job.waiting.extend(_Item(job, i, payload) for i, payload in enumerate(items))
+        self._jobs.append(job)
+        self._waiting += len(items)
         self._set_depth()
         self._wakeup.set()
         try:
@@ -111,11 +119,11 @@ class MicroBatcher:
 
     def _set_depth(self) -> None:
         if self._metrics:
-            self._metrics.queue_depth.labels(self.name).set(len(self._pending))
+            self._metrics.queue_depth.labels(self.name).set(self._waiting)
 
     async def _loop(self) -> None:
         while True:
-            if not self._pending:
+            if not self._jobs:
                 if self._closing:
                     return
                 self._wakeup.clear()
@@ -128,8 +136,9 @@ class MicroBatcher:
 
     async def _fill(self) -> None:
         """Wait until a batch is full or its oldest item has waited long enough."""
-        while len(self._pending) < self.max_batch and not self._closing:
-            remaining = self._pending[0].enqueued + self.max_wait_s - time.monotonic()
+        while self._jobs and self._waiting < self.max_batch and not self._closing:
+            oldest = min(job.enqueued for job in self._jobs)
+            remaining = oldest + self.max_wait_s - time.monotonic()
             if remaining <= 0:
                 return
             self._wakeup.clear()
@@ -141,19 +150,23 @@ class MicroBatcher:
     def _take_batch(self) -> list[_Item]:
         now = time.monotonic()
         batch: list[_Item] = []
-        while self._pending and len(batch) < self.max_batch:
-            item = self._pending.popleft()
-            job = item.job
-            if job.done():
+        while self._jobs and len(batch) < self.max_batch:
+            job = self._jobs.popleft()
+            if job.done() or now > job.deadline:
+                # abandoned, or too late to be of use: drop all its items before they cost inference time
+                self._waiting -= len(job.waiting)
+                job.waiting.clear()
+                if not job.done():
+                    self._reject("deadline")
+                    job.future.set_exception(
+                        Overloaded("the request waited past its deadline; retry", code="deadline_exceeded",
+                                   headers={"Retry-After": "1"})
+                    )
                 continue
-            if now > job.deadline:
-                self._reject("deadline")
-                job.future.set_exception(
-                    Overloaded("the request waited past its deadline; retry", code="deadline_exceeded",
-                               headers={"Retry-After": "1"})
-                )
-                continue
-            batch.append(item)
+            batch.append(job.waiting.popleft())
+            self._waiting -= 1
+            if job.waiting:
+                self._jobs.append(job)  # back of the line: the other jobs get their turn first
         self._set_depth()
         return batch
 
@@ -163,7 +176,7 @@ class MicroBatcher:
         if self._metrics:
             self._metrics.batch_size.labels(self.name).observe(len(batch))
             for item in batch:
-                self._metrics.queue_wait.labels(self.name).observe(started - item.enqueued)
+                self._metrics.queue_wait.labels(self.name).observe(started - item.job.enqueued)
         try:
             outputs = await loop.run_in_executor(self._executor, self._run_batch, [i.payload for i in batch])
         except Exception as exc:  # a failed batch fails its jobs, never the loop

@@ -149,3 +149,29 @@ async def test_metrics_record_batches_and_depth() -> None:
     assert reg.get_sample_value("nepcheck_batch_size_count", {"model": "t"}) >= 1
     assert reg.get_sample_value("nepcheck_queue_wait_seconds_count", {"model": "t"}) == 3
     assert reg.get_sample_value("nepcheck_queue_depth", {"model": "t"}) == 0
+
+
+async def test_a_short_job_rides_in_the_next_batch_not_behind_a_long_one() -> None:
+    batches: list[list[float]] = []
+
+    def run(payloads: list[np.ndarray]) -> np.ndarray:
+        time.sleep(0.01)
+        batches.append([float(p[0]) for p in payloads])
+        return np.stack(payloads)
+
+    b = make(run, max_batch=4)
+    b.start()
+    long_job = asyncio.ensure_future(b.submit([np.full(1, 1.0)] * 40, deadline=far()))  # ten batches of work
+    await asyncio.sleep(0.005)  # the long job is queued (and its first batch running) before the short one
+    short = await b.submit([np.full(1, 2.0)], deadline=far())
+    assert short.tolist() == [[2.0]]
+    at = next(i for i, batch in enumerate(batches) if 2.0 in batch)
+    assert at <= 1, batches  # in the first batch formed after it arrived
+    assert (await long_job).shape == (40, 1)
+    await b.close()
+
+
+async def test_submitting_nothing_is_a_programming_error() -> None:
+    b = make(Recorder())
+    with pytest.raises(ValueError):
+        await b.submit([], deadline=far())
