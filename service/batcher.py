@@ -71,10 +71,16 @@ class MicroBatcher:
         self._closing = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
         self._task: asyncio.Task[None] | None = None
+        self._running = False
 
     @property
     def depth(self) -> int:
         return self._waiting
+
+    @property
+    def busy(self) -> bool:
+        """Work queued or running; read from other threads (a reload's warm-up yields to it)."""
+        return self._waiting > 0 or self._running
 
     def start(self) -> None:
         if self._task is None:
@@ -177,6 +183,7 @@ class MicroBatcher:
             self._metrics.batch_size.labels(self.name).observe(len(batch))
             for item in batch:
                 self._metrics.queue_wait.labels(self.name).observe(started - item.job.enqueued)
+        self._running = True
         try:
             outputs = await loop.run_in_executor(self._executor, self._run_batch, [i.payload for i in batch])
         except Exception as exc:  # a failed batch fails its jobs, never the loop
@@ -184,6 +191,8 @@ class MicroBatcher:
                 if not item.job.done():
                     item.job.future.set_exception(exc)
             return
+        finally:
+            self._running = False
         if self._metrics:
             self._metrics.inference.labels(self.name).observe(time.monotonic() - started)
         for item, output in zip(batch, outputs, strict=True):

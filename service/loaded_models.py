@@ -12,7 +12,7 @@ import ctypes
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,10 @@ from service.settings import Settings
 from service.text.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
+
+# On reload, the longest a warm-up step waits for the serving models to fall idle: under constant load the new
+# models must still come up.
+WARM_UP_YIELD_S = 2.0
 
 
 def release_freed_memory() -> None:
@@ -69,8 +73,9 @@ class _LoadedModel:
     def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def warm_up(self) -> None:
-        """One inference at the largest batch size, so the first real request pays no allocation cost."""
+    def warm_up(self, pause: Callable[[], None]) -> None:
+        """Inference at batch 1 and at the largest batch size, so the first real request pays no allocation
+        cost. `pause` runs before each step: on reload it waits while the serving models are busy."""
         raise NotImplementedError
 
     async def infer(self, items: list[np.ndarray], *, deadline: float) -> np.ndarray:
@@ -95,9 +100,10 @@ class VoiceModel(_LoadedModel):
     def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
         return engine.run_logits(self.session, {"waveform": np.stack(payloads).astype(np.float32, copy=False)})
 
-    def warm_up(self) -> None:
+    def warm_up(self, pause: Callable[[], None]) -> None:
         rng = np.random.default_rng(0)
         for batch in (1, self.batcher.max_batch):
+            pause()
             waveform = (0.01 * rng.standard_normal((batch, self.spec.window_samples))).astype(np.float32)
             engine.run_logits(self.session, {"waveform": waveform})
 
@@ -119,30 +125,37 @@ class TextModel(_LoadedModel):
     def _run_batch(self, payloads: list[np.ndarray]) -> np.ndarray:
         return engine.run_logits(self.session, self.encoder.collate(payloads))
 
-    def warm_up(self) -> None:
+    def warm_up(self, pause: Callable[[], None]) -> None:
         ids = [w.input_ids for w in self.encoder.windows("warm up " * self.spec.max_length)]
         batch = (ids * self.batcher.max_batch)[: self.batcher.max_batch]
         for size in (1, len(batch)):
+            pause()
             engine.run_logits(self.session, self.encoder.collate(batch[:size]))
 
 
-def _warm(model: _LoadedModel) -> None:
+def _no_pause() -> None:
+    pass
+
+
+def _warm(model: _LoadedModel, pause: Callable[[], None]) -> None:
     started = time.perf_counter()
-    model.warm_up()
+    model.warm_up(pause)
     log.info("warmed up %s in %.0f ms", model.ident, 1000 * (time.perf_counter() - started))
 
 
-def load_voice(settings: Settings, metrics: Metrics | None = None) -> VoiceModel:
+def load_voice(settings: Settings, metrics: Metrics | None = None, pause: Callable[[], None] = _no_pause
+               ) -> VoiceModel:
     directory = resolve(settings.models_dir, settings.voice_model, settings.voice_version)
     model = VoiceModel(load_artifact(directory, variant=settings.variant, task="voice"), settings, metrics)
-    _warm(model)
+    _warm(model, pause)
     return model
 
 
-def load_text(settings: Settings, metrics: Metrics | None = None) -> TextModel:
+def load_text(settings: Settings, metrics: Metrics | None = None, pause: Callable[[], None] = _no_pause
+              ) -> TextModel:
     directory = resolve(settings.models_dir, settings.text_model, settings.text_version)
     model = TextModel(load_artifact(directory, variant=settings.variant, task="text"), settings, metrics)
-    _warm(model)
+    _warm(model, pause)
     return model
 
 
@@ -154,9 +167,23 @@ class ModelSet:
     retired: bool = False
 
     @classmethod
-    def load(cls, settings: Settings, metrics: Metrics | None = None) -> ModelSet:
-        """Blocking: loads, checks and warms up both models. Raises ModelError with one clear line."""
-        return cls(voice=load_voice(settings, metrics), text=load_text(settings, metrics))
+    def load(cls, settings: Settings, metrics: Metrics | None = None, *, serving: ModelSet | None = None
+             ) -> ModelSet:
+        """Blocking: loads, checks and warms up both models. Raises ModelError with one clear line.
+
+        With `serving` (a reload), each warm-up step first waits while those models have work queued or running,
+        up to `WARM_UP_YIELD_S`: requests are served first, and the new models warm up in the gaps."""
+        pause = serving.wait_until_idle if serving is not None else _no_pause
+        return cls(voice=load_voice(settings, metrics, pause), text=load_text(settings, metrics, pause))
+
+    def busy(self) -> bool:
+        return self.voice.batcher.busy or self.text.batcher.busy
+
+    def wait_until_idle(self) -> None:
+        """Called from the loading thread: polls, since the batchers live on the event loop."""
+        give_up = time.monotonic() + WARM_UP_YIELD_S
+        while self.busy() and time.monotonic() < give_up:
+            time.sleep(0.005)
 
     def start(self) -> None:
         self.voice.batcher.start()
@@ -192,7 +219,7 @@ class ModelHolder:
     async def reload(self, settings: Settings, metrics: Metrics | None = None) -> ModelSet:
         """Load and warm up the models on disk now, then serve them; the old set retires in the background."""
         async with self._reload_lock:
-            new = await asyncio.to_thread(ModelSet.load, settings, metrics)
+            new = await asyncio.to_thread(ModelSet.load, settings, metrics, serving=self.current)
             old, self.current = self.current, new
             new.start()
             old.retired = True

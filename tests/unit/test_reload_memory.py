@@ -33,3 +33,28 @@ def test_retired_sessions_are_released(models_dir: Path) -> None:
     refs = asyncio.run(run())
     gc.collect()
     assert refs and all(ref() is None for ref in refs)
+
+
+def test_a_reload_warms_up_in_the_gaps_between_requests(models_dir: Path, monkeypatch) -> None:
+    import time
+
+    from service import loaded_models
+
+    settings = Settings(models_dir=models_dir, auth_disabled=True)
+    serving = ModelSet.load(settings)
+    started = time.monotonic()
+    serving.wait_until_idle()
+    assert time.monotonic() - started < 0.05  # idle: no wait
+
+    monkeypatch.setattr(loaded_models, "WARM_UP_YIELD_S", 0.2)
+    serving.text.batcher._running = True  # a batch in flight
+    pauses = []
+
+    def counting_pause() -> None:
+        pauses.append(serving.busy())
+        serving.wait_until_idle()
+
+    started = time.monotonic()
+    loaded_models.load_text(settings, pause=counting_pause)
+    assert pauses == [True, True]  # before each warm-up step (batch 1, then the largest batch)
+    assert time.monotonic() - started >= 0.4  # each step yielded to the busy model, up to the limit
