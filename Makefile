@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 TRAIN_STAMP := $(VENV)/.installed-train
 
-.PHONY: install install-train synth-engines test serve lint bench-http clean
+.PHONY: install install-train synth-engines test serve lint bench-engine bench-http bench-quality bench-compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check service training benchmarks tests
 	$(BIN)/mypy service training
 
+# Benchmarks (benchmarks/README.md): each run writes JSON, report.md and plots to benchmarks/results/<suite>-<time>/.
+bench-engine: $(STAMP)
+	$(BIN)/nepcheck bench engine $(ARGS)
+
 bench-http: $(STAMP)
-	$(BIN)/python -m benchmarks.http_latency $(ARGS)
+	$(BIN)/nepcheck bench http $(ARGS)
+
+bench-quality: $(TRAIN_STAMP)
+	$(BIN)/nepcheck bench quality $(ARGS)
+
+# make bench-compare RUN=benchmarks/results/engine-<time>/engine.json: against the baseline of the same suite
+BASELINE ?= benchmarks/baselines/cpu-2core
+bench-compare: $(STAMP)
+	$(BIN)/nepcheck bench compare $(BASELINE)/$(notdir $(RUN)) $(RUN) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

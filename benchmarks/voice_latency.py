@@ -2,7 +2,7 @@
 
 For every network in the registry: trainable parameter count, ONNX file size, and the latency of one window
 (batch 1) through the exported graph in ONNX Runtime and through the PyTorch module, each with one intra-op
-thread and with all cores, median and p90 over --runs calls after --warmup calls. Weights are random: latency
+thread and with all cores, median and p95 over --runs calls after --warmup calls. Weights are random: latency
 does not depend on their values. The ONNX graph is also checked against PyTorch on the benchmark input, so a
 fast graph that computes something else cannot pass unnoticed.
 
@@ -17,7 +17,6 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from benchmarks.timing import time_calls
 from service import engine
 from service.settings import PROJECT_ROOT
 from training.helpers import count_parameters
@@ -33,23 +33,6 @@ from training.voice.networks import NETWORKS, build_network
 from training.voice.onnx_export import export_onnx
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
-
-
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    a = np.asarray(samples_ms)
-    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)), "mean": float(a.mean()),
-            "n": int(a.size)}
-
-
-def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(1000 * (time.perf_counter() - started))
-    return percentiles(times)
 
 
 def bench_network(name: str, *, rate: int, window: int, threads: list[int], runs: int, warmup: int,
@@ -77,8 +60,8 @@ def bench_network(name: str, *, rate: int, window: int, threads: list[int], runs
                         "batch4": float(np.abs(model(torch.from_numpy(x4)).numpy()
                                                - engine.run_logits(session, {"waveform": x4})).max()),
                     }
-                onnx_ms = time_calls(partial(session.run, ["logits"], {"waveform": x}), runs, warmup)
-                eager_ms = time_calls(partial(model, torch.from_numpy(x)), runs, warmup)
+                onnx_ms = time_calls(partial(session.run, ["logits"], {"waveform": x}), runs=runs, warmup=warmup)
+                eager_ms = time_calls(partial(model, torch.from_numpy(x)), runs=runs, warmup=warmup)
             result["threads"][str(n)] = {"onnxruntime_ms": onnx_ms, "torch_eager_ms": eager_ms,
                                          "eager_over_onnx": eager_ms["p50"] / onnx_ms["p50"]}
     finally:
@@ -87,15 +70,15 @@ def bench_network(name: str, *, rate: int, window: int, threads: list[int], runs
 
 
 def print_table(results: list[dict[str, Any]], rate: int, window_s: float) -> None:
-    print(f"one {window_s:g} s window at {rate} Hz, batch 1, CPU; times in ms (median / p90)")
-    print(f"{'network':<11} {'params':>8} {'threads':>7} {'ORT p50':>8} {'ORT p90':>8} {'eager p50':>9} "
-          f"{'eager p90':>9} {'eager/ORT':>9} {'|dlogit| max':>12}")
+    print(f"one {window_s:g} s window at {rate} Hz, batch 1, CPU; times in ms (median / p95)")
+    print(f"{'network':<11} {'params':>8} {'threads':>7} {'ORT p50':>8} {'ORT p95':>8} {'eager p50':>9} "
+          f"{'eager p95':>9} {'eager/ORT':>9} {'|dlogit| max':>12}")
     for r in results:
         parity = max(r["parity_max_abs_logit_diff"].values())
         for n, t in r["threads"].items():
             print(f"{r['network']:<11} {r['parameters']:>8,} {n:>7} {t['onnxruntime_ms']['p50']:>8.1f} "
-                  f"{t['onnxruntime_ms']['p90']:>8.1f} {t['torch_eager_ms']['p50']:>9.1f} "
-                  f"{t['torch_eager_ms']['p90']:>9.1f} {t['eager_over_onnx']:>8.2f}x {parity:>12.1e}")
+                  f"{t['onnxruntime_ms']['p95']:>8.1f} {t['torch_eager_ms']['p50']:>9.1f} "
+                  f"{t['torch_eager_ms']['p95']:>9.1f} {t['eager_over_onnx']:>8.2f}x {parity:>12.1e}")
 
 
 def main() -> None:

@@ -485,6 +485,10 @@ def _cond_telephone(x: np.ndarray, rate: int, rng: np.random.Generator, *, law: 
     return telephone(x, rate, law=law)
 
 
+def _cond_bandpass(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    return bandpass(x, rate)
+
+
 def _cond_codec(x: np.ndarray, rate: int, rng: np.random.Generator, *, codec: str, bitrate: int) -> np.ndarray:
     return lossy_codec(x, rate, codec=codec, bitrate=bitrate)
 
@@ -503,6 +507,7 @@ def _build_conditions() -> dict[str, Condition]:
         "mulaw8k": functools.partial(_cond_g711, law="mulaw"),
         "alaw8k": functools.partial(_cond_g711, law="alaw"),
         "telephone_mulaw": functools.partial(_cond_telephone, law="mulaw"),
+        "bandpass": _cond_bandpass,  # the analogue voice band (300-3400 Hz) alone, at the clip's own rate
     }
     if "opus" in available_codecs():
         # Named by bit rate (kbit/s): narrowband-ish and wideband VoIP operating points.
