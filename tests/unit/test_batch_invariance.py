@@ -1,0 +1,32 @@
+"""A score must not depend on what else was in the batch: the shipped int8 variants are dynamically quantised,
+so the service runs them one item per ONNX call (`per_item`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.loaded_models import load_text, load_voice
+from service.settings import Settings
+from tests.audiokit import speech
+
+
+def test_a_text_scores_the_same_alone_and_beside_a_longer_one() -> None:
+    model = load_text(Settings())
+    assert model.per_item  # the shipped default variant is int8
+    short = model.encoder.windows("Verdien 500 euro per dag met deze bitcoin robot")[0].input_ids
+    long = model.encoder.windows("Het kwartaalverslag beschrijft de omzet en de kosten van dit jaar. " * 8)[0].input_ids
+    alone = model._run_batch([short])
+    batched = model._run_batch([long, short, long])
+    assert batched.shape == (3, 2)
+    np.testing.assert_array_equal(batched[1], alone[0])
+    # what the variant does when one call holds both: the reason for running items one by one
+    together = model._run_call([short, long])
+    assert not np.allclose(together[0], alone[0], atol=1e-3)
+
+
+def test_a_voice_window_scores_the_same_alone_and_beside_a_loud_one() -> None:
+    model = load_voice(Settings())
+    window = model.spec.window_samples
+    a = np.resize(speech(4.0, model.spec.sample_rate), window).astype(np.float32)
+    loud = (8 * np.resize(speech(4.0, model.spec.sample_rate)[::-1], window)).astype(np.float32)
+    np.testing.assert_array_equal(model._run_batch([loud, a])[1], model._run_batch([a])[0])
