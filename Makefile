@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Training, corpus building and their tests: torch, torchaudio, librosa, vocoders (several GB).
+# Training, corpus building and their tests: torch, torchaudio, librosa, vocoders (several GB); and Ray Data (the
+# `scale` extra) for the test of `nepcheck scan --engine ray`.
 $(TRAIN_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,scale]'
 	touch $@
 
 install-train: $(TRAIN_STAMP)

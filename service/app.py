@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from starlette.formparsers import MultiPartParser
 
 from service import __version__
-from service.api import combined, docs, ops, problems, stream, text, voice
+from service.api import combined, docs, jobs, ops, problems, stream, text, voice
 from service.api.deps import AppState
 from service.api.middleware import RequestContextMiddleware
 from service.audio import decode_pool
 from service.audio.decode_pool import DecodePool
 from service.auth import Authenticator, RateLimiter
+from service.batch.jobs import JobRunner
 from service.errors import ModelError
+from service.jobs_store import JobStore
 from service.loaded_models import ModelHolder, ModelSet
 from service.metrics import Metrics
 from service.settings import Settings
@@ -33,7 +35,8 @@ from and a verdict band from the model card's thresholds. **A `genuine` voice ve
 it says that no sign of synthesis was found, not who is speaking.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Authenticate with
-`Authorization: Bearer <key>` or `X-API-Key: <key>`. Nothing you send is stored; logs carry no audio or text.
+`Authorization: Bearer <key>` or `X-API-Key: <key>`. Nothing you send is stored, except a batch job's rows and
+results (`POST /v1/ads/batch`) until its retention period ends; logs carry no audio or text.
 """
 
 
@@ -88,6 +91,11 @@ def create_app(
         state.holder = ModelHolder(loaded)
         state.ready = True
         _install_sighup(state)
+        runner = None
+        if settings.data_dir is not None:  # batch jobs: resumes the unfinished ones
+            runner = JobRunner(JobStore(settings.data_dir), settings)
+            runner.start(state.holder)
+        app.state.jobs = runner
         log.info("ready: %s", [loaded.voice.ident, loaded.text.ident])
         try:
             yield
@@ -95,6 +103,9 @@ def create_app(
             state.ready = False
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            if runner is not None:
+                await runner.close()
+                runner.store.close()
             await state.holder.close()
             if pool is not None:
                 if decode_pool.active_pool() is pool:
@@ -110,9 +121,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.nepcheck = state
+    app.state.jobs = None
+    if settings.data_dir is not None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # an unusable data directory fails here, before binding
     problems.install(app)
     docs.install(app)
-    for module in (voice, stream, text, combined, ops):
+    for module in (voice, stream, text, combined, jobs, ops):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s)

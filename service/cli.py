@@ -193,6 +193,65 @@ def score_texts(texts: tuple[str, ...], lang: str | None) -> None:
     _run_local("text", items, scorer)
 
 
+@main.command("scan")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--out", "output", required=True, type=click.Path(path_type=Path),
+              help="results file (.jsonl, .csv or .parquet); an unfinished one is resumed")
+@click.option("--format", "input_format", type=click.Choice(["jsonl", "csv", "parquet"]),
+              help="INPUT's format when its suffix does not say")
+@click.option("--out-format", type=click.Choice(["jsonl", "csv", "parquet"]),
+              help="OUTPUT's format when its suffix does not say")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="local engine: processes, each holding the models")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True, help="rows per batch")
+@click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
+              help="ray engine: scorer actors (default: one per CPU the cluster has, at most 8)")
+@click.option("--num-gpus", type=float, default=None,
+              help="ray engine: GPUs per scorer actor (default 1 when the cluster has GPUs, else 0)")
+@click.option("--ray-address", default=None, help="ray engine: cluster address (default: RAY_ADDRESS or a local Ray)")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="progress line on stderr")
+def scan_ads(input_path: Path, output: Path, input_format: str | None, out_format: str | None, engine: str,
+             workers: int, batch_size: int, concurrency: int | None, num_gpus: float | None,
+             ray_address: str | None, progress: bool) -> None:
+    """Score every ad in INPUT (JSONL, CSV or Parquet rows of id, text and optionally audio_base64 or
+    audio_path, landing_url, advertiser) into OUTPUT, one record per row; prints a JSON summary.
+
+    A bad row becomes an error record with a code and the scan goes on. Killed at any moment, the same command
+    resumes where it stopped, without losing or repeating a row. An audio_path is read relative to INPUT's folder.
+    """
+    if engine == "ray":
+        try:
+            from service.batch.ray_scan import run_ray_scan
+        except ImportError as exc:
+            _fail(f"--engine ray needs the scale extra: pip install -e '.[scale]' ({exc})")
+        settings = _settings(auth_disabled=True)
+        try:
+            summary = run_ray_scan(input_path, output, settings, input_format=input_format, output_format=out_format,
+                                   batch_size=batch_size, concurrency=concurrency, num_gpus=num_gpus,
+                                   address=ray_address)
+        except ValueError as exc:
+            _fail(str(exc))
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    from concurrent.futures import BrokenExecutor
+
+    from service.batch import local
+
+    overrides = {"auth_disabled": True}
+    settings = _settings(**overrides)
+    try:
+        scan_plan = local.plan(input_path, output, input_format, out_format)
+    except local.ScanSetupError as exc:
+        _fail(str(exc))
+    try:
+        summary = asyncio.run(local.run(scan_plan, settings, workers=workers, batch_size=batch_size,
+                                        progress=progress, overrides=overrides))
+    except (ModelError, OSError, BrokenExecutor) as exc:
+        _fail(str(exc) or "a worker process died; the results so far are kept, run the command again to resume")
+    click.echo(json.dumps(summary, ensure_ascii=False))
+
+
 @main.group()
 def keys() -> None:
     """API keys: the service stores only their sha256."""

@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0, le=600)
     body_timeout_s: float = Field(60.0, gt=0, le=3600)
 
+    # Batch jobs (POST /v1/ads/batch): off unless a data directory is set, since a job stores what its caller sends
+    # (the input until the job ends, the results until the retention period has passed).
+    data_dir: Path | None = None
+    job_retention_s: float = Field(7 * 86400.0, gt=0, description="results are deleted this long after a job ends")
+    job_max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    # Ads a job sends to the models at a time: an interactive request waits behind at most these (service/batch/
+    # jobs.py). One ad at a time measured best on CPU, for both the interactive latency and the job's own speed.
+    job_batch_size: int = Field(1, ge=1, le=1024)
+    # A folder on the server whose files jobs may read by path ({"path": ...}); unset: uploads only.
+    scan_root: Path | None = None
+
     # Server
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -99,6 +110,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"'{entry}' is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
         return networks
+
+    @model_validator(mode="after")
+    def _scan_root_is_a_folder(self) -> Settings:
+        if self.scan_root is not None and not self.scan_root.is_dir():
+            raise ValueError(f"NEPCHECK_SCAN_ROOT {self.scan_root} is not a folder")
+        return self
 
     @model_validator(mode="after")
     def _keys_file_exists(self) -> Settings:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
-from service.api.audio_input import RawEncoding, decode, decode_base64
+from service.ads import score_ad_item
+from service.api.audio_input import RawEncoding, decode
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.text_input import check_text_length
@@ -81,19 +82,6 @@ async def score_call(
 async def score_ad(
     body: AdRequest, request: Request, caller: Caller, models: Models, settings: SettingsDep
 ) -> AdResult:
-    started = time.perf_counter()
-    deadline = time.monotonic() + settings.request_timeout_s
-    check_text_length(body.text, settings)
-    voice = None
-    text: TextResult
-    if body.audio_base64:
-        audio = await decode(decode_base64(body.audio_base64, "audio_base64"), None, settings)
-        voice, text = await asyncio.gather(
-            score_voice(models.voice, audio, deadline=deadline),
-            score_text(models.text, body.text, lang=None, deadline=deadline),
-        )
-    else:
-        text = await score_text(models.text, body.text, lang=None, deadline=deadline)
-    risk = combine(voice, text, body.landing_url)
-    request.state.score = risk.score
-    return AdResult(id=body.id, voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started))
+    result = await score_ad_item(models, body, settings, deadline=time.monotonic() + settings.request_timeout_s)
+    request.state.score = result.risk.score
+    return result
