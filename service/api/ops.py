@@ -33,7 +33,8 @@ async def readyz(state: State) -> dict[str, Any]:
     if not state.ready or state.holder is None:
         raise Overloaded("models are still loading", code="not_ready", headers={"Retry-After": "2"})
     models = state.holder.current
-    return {"status": "ready", "models": [models.voice.ident, models.text.ident]}
+    idents = [models.voice.ident, models.text.ident] + ([models.asr.ident] if models.asr is not None else [])
+    return {"status": "ready", "models": idents}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -46,12 +47,14 @@ async def list_models(state: State, caller: Caller) -> dict[str, Any]:
     if state.holder is None:
         raise Overloaded("models are still loading", code="not_ready", headers={"Retry-After": "2"})
     models = state.holder.current
-    return {
-        "models": [
-            {**m.ident, "task": m.card.task, "providers": m.session.get_providers(), "card": m.card.model_dump()}
-            for m in (models.voice, models.text)
-        ]
-    }
+    listed = [
+        {**m.ident, "task": m.card.task, "providers": m.session.get_providers(), "card": m.card.model_dump()}
+        for m in (models.voice, models.text)
+    ]
+    if models.asr is not None:  # CTranslate2, not ONNX Runtime: its device stands where the providers are
+        asr = models.asr
+        listed.append({**asr.ident, "task": "asr", "providers": [asr.device], "card": asr.card.model_dump()})
+    return {"models": listed}
 
 
 @router.post(

@@ -9,6 +9,12 @@ Protocol (JSON text messages, binary audio frames):
    "verdict"} per window; a window without enough speech has speech=false, null score and verdict "no_speech"
 5. client -> {"event": "stop"}; server -> {"event": "summary", ...} and closes normally.
 Errors: {"event": "error", "problem": {problem+json}} and the socket closes (1008 policy, 1011 server side).
+
+With "transcribe": true in the start message (and an optional "lang" hint) speech is also transcribed as each
+utterance completes: {"event": "transcript", "index", "start_s", "end_s", "text", "language"} per segment,
+{"event": "text_score", ...} whenever the running transcript's scam band changes, {"event": "transcript_behind",
+...} when speech had to be skipped, and the summary carries "transcript" and a combined "risk"
+(service/asr/stream.py). Transcripts go to the caller only, never to the log.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -26,12 +32,16 @@ from starlette.types import Message
 
 from service.api.deps import AppState, rate_bucket
 from service.api.problems import problem
+from service.asr.model import AsrModel
+from service.asr.stream import StreamTranscriber, stream_transcript_summary
 from service.audio.codecs import RawEncoding
 from service.audio.vad import SpeechGate, enough_speech
 from service.auth import presented_key
 from service.calibration import llr_to_probability, logits_to_llr, verdict
 from service.errors import InvalidInput, NepcheckError, Overloaded
-from service.loaded_models import VoiceModel
+from service.loaded_models import TextModel, VoiceModel
+from service.schemas import TextResult
+from service.scoring import score_text
 from service.windowing import StreamWindows
 
 log = logging.getLogger(__name__)
@@ -47,6 +57,8 @@ class StartMessage(BaseModel):
     encoding: RawEncoding = "mulaw"
     sample_rate: int = Field(8000, ge=4000, le=48_000)
     call_id: str | None = Field(None, max_length=128)
+    transcribe: bool = Field(False, description="also transcribe speech and score the words for scams")
+    lang: str | None = Field(None, max_length=16, description="language hint for transcription, e.g. 'nl'")
 
 
 async def _fail(websocket: WebSocket, exc: NepcheckError, request_id: str | None) -> None:
@@ -96,7 +108,8 @@ async def voice_stream(websocket: WebSocket) -> None:
         async with state.holder.lease() as models:
             state.metrics.streams.inc()
             try:
-                await _serve_stream(websocket, state, models.voice, key.id, request_id)
+                await _serve_stream(websocket, state, models.voice, key.id, request_id, asr=models.asr,
+                                    text_model=models.text)
             finally:
                 state.metrics.streams.dec()
     except WebSocketDisconnect:
@@ -106,10 +119,21 @@ async def voice_stream(websocket: WebSocket) -> None:
 
 
 async def _serve_stream(
-    websocket: WebSocket, state: AppState, model: VoiceModel, key_id: str, request_id: str | None
+    websocket: WebSocket, state: AppState, model: VoiceModel, key_id: str, request_id: str | None, *,
+    asr: AsrModel | None = None, text_model: TextModel | None = None,
 ) -> None:
     settings = state.settings
     start = _parse_start(await _receive(websocket))
+    if start.transcribe and (asr is None or text_model is None):
+        raise InvalidInput("this server has no speech recogniser (install the asr extra and run make install-asr); "
+                           "start without \"transcribe\"", code="transcription_unavailable")
+    send_lock = asyncio.Lock()
+
+    async def send(event: dict[str, Any]) -> None:
+        # The transcriber's task sends too: one message at a time on the socket.
+        async with send_lock:
+            await websocket.send_json(event)
+
     spec = model.spec
     rate = spec.sample_rate
     gate = SpeechGate(rate, spec.speech_threshold)
@@ -118,8 +142,19 @@ async def _serve_stream(
     windows = StreamWindows(stream_spec, encoding=start.encoding, source_rate=start.sample_rate, gate=gate)
     await websocket.send_json({
         "event": "started", "call_id": start.call_id, "model": model.ident,
-        "window_s": spec.window_s, "hop_s": settings.stream_hop_s,
+        "window_s": spec.window_s, "hop_s": settings.stream_hop_s, "transcribe": start.transcribe,
     })
+    transcriber: StreamTranscriber | None = None
+    if start.transcribe and asr is not None and text_model is not None:
+        scorer = text_model
+
+        async def score_words(text: str, lang: str | None) -> TextResult:
+            return await score_text(scorer, text, lang=lang, deadline=time.monotonic() + settings.request_timeout_s)
+
+        transcriber = StreamTranscriber(
+            asr, encoding=start.encoding, source_rate=start.sample_rate, lang=start.lang, call_id=start.call_id,
+            max_backlog_s=settings.stream_asr_max_backlog_s, timeout_s=settings.asr_timeout_s, send=send,
+            score_text=score_words)
     llrs: list[float] = []
     emitted = 0
 
@@ -139,25 +174,34 @@ async def _serve_stream(
                 llrs.append(llr)
                 event.update(speech=True, score=float(llr_to_probability(llr)), llr=llr,
                              verdict=verdict(llr, model.card))
-            await websocket.send_json(event)
+            await send(event)
 
-    while True:
-        message = await _receive(websocket)
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
-        if message.get("bytes") is not None:
-            await emit(windows.push(message["bytes"]))
-            if windows.duration_s > settings.max_stream_s:
-                raise InvalidInput(f"stream longer than {settings.max_stream_s:.0f} s", code="stream_too_long")
-            continue
-        try:
-            event = json.loads(message.get("text") or "").get("event")
-        except (json.JSONDecodeError, AttributeError):
-            event = None
-        if event != "stop":
-            raise InvalidInput("expected binary audio frames or {\"event\": \"stop\"}", code="invalid_message")
-        await emit(windows.finish())
-        break
+    try:
+        while True:
+            message = await _receive(websocket)
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            if message.get("bytes") is not None:
+                if transcriber is not None:
+                    await transcriber.push(message["bytes"])
+                await emit(windows.push(message["bytes"]))
+                if windows.duration_s > settings.max_stream_s:
+                    raise InvalidInput(f"stream longer than {settings.max_stream_s:.0f} s", code="stream_too_long")
+                continue
+            try:
+                event = json.loads(message.get("text") or "").get("event")
+            except (json.JSONDecodeError, AttributeError):
+                event = None
+            if event != "stop":
+                raise InvalidInput("expected binary audio frames or {\"event\": \"stop\"}", code="invalid_message")
+            await emit(windows.finish())
+            if transcriber is not None:
+                await transcriber.finish()
+            break
+    except BaseException:
+        if transcriber is not None:
+            await transcriber.cancel()
+        raise
 
     aggregate = float(np.mean(llrs)) if llrs else None
     summary = {
@@ -173,7 +217,12 @@ async def _serve_stream(
     elif not llrs:
         summary["verdict"] = "no_speech"
         summary["detail"] = "no window held enough speech to judge the voice"
+    if transcriber is not None:
+        voice_verdict = verdict(aggregate, model.card) if aggregate is not None else None
+        voice_score = float(llr_to_probability(aggregate)) if aggregate is not None else None
+        summary.update(stream_transcript_summary(transcriber, voice_verdict, voice_score))
     await websocket.send_json(summary)
     await websocket.close(code=1000)
-    log.info("request_id=%s key_id=%s stream windows=%d duration_s=%.1f score=%s", request_id, key_id,
-             len(llrs), windows.duration_s, summary["score"])
+    log.info("request_id=%s key_id=%s stream windows=%d duration_s=%.1f score=%s transcribed_segments=%s", request_id,
+             key_id, len(llrs), windows.duration_s, summary["score"],
+             len(transcriber.segments) if transcriber is not None else None)
