@@ -73,15 +73,8 @@ class _LoadedModel:
 
     @property
     def per_item(self) -> bool:
-        """Whether each item needs its own ONNX call for its score not to depend on its batch-mates.
-
-        Our int8 variants are dynamically quantised: each activation's scale is computed over the whole tensor of
-        one call, so batching an item with others (or with padding to a longer text) changes its score. Measured
-        on the shipped text model: a text's logit moved by 0.12 beside a longer one, and 18 of 150 ad verdicts
-        changed between batch sizes 1 and 32. One call per item costs nothing on a CPU (16 windows: 1.0 s either
-        way for voice; 1.0 s against 1.4 s batched for text, which no longer pads).
-        """
-        return self.card.variants[self.artifact.variant].precision == "int8"
+        """One ONNX call per item (`engine.runs_per_item`): a score must not depend on its batch-mates."""
+        return engine.runs_per_item(self.card.variants[self.artifact.variant].precision)
 
     def _warm_up_sizes(self) -> tuple[int, ...]:
         return (1,) if self.per_item else (1, self.batcher.max_batch)

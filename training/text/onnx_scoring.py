@@ -72,4 +72,6 @@ def score_artifact(
     assert isinstance(spec, TextInput)
     encoder = TextEncoder(directory / spec.tokenizer, max_length=spec.max_length, stride=spec.stride)
     session = open_session(artifact.onnx_path, "text", providers=providers)
-    return max_window_llr(session, encoder, texts, artifact.card.calibration)
+    # scored as the service scores them: a dynamically quantised variant one window per call
+    per_item = engine.runs_per_item(artifact.card.variants[artifact.variant].precision)
+    return max_window_llr(session, encoder, texts, artifact.card.calibration, batch_size=1 if per_item else 32)
