@@ -83,10 +83,13 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
               help="collected public texts, e.g. datasets/text_public")
 @click.option("--pairs-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="scam/warning pairs, e.g. datasets/text_pairs")
+@click.option("--extra-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="texts added later, split on their own, e.g. datasets/text_seed/extra")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder for report.json and report.md")
 def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path | None, uci: Path | None,
-                      mishra: Path | None, public_dir: Path | None, pairs_dir: Path | None, out: Path) -> None:
+                      mishra: Path | None, public_dir: Path | None, pairs_dir: Path | None, extra_dir: Path | None,
+                      out: Path) -> None:
     """Evaluate an exported text model and the TF-IDF baseline on one split; prints the Markdown table.
 
     Without corpus options it reads the corpora the model card names (paths relative to where you run it), so the
@@ -94,7 +97,7 @@ def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path 
     """
     setup_logging()
     corpora = {"seed_dir": seed_dir, "uci_path": uci, "mishra_path": mishra, "public_dir": public_dir,
-               "pairs_dir": pairs_dir}
+               "pairs_dir": pairs_dir, "extra_dir": extra_dir}
     if any(corpora.values()):
         if seed_dir is None and (uci is not None or mishra is not None):
             click.echo("nepcheck: warning: without --seed-dir the Dutch seed texts are left out (the UCI and "
@@ -114,7 +117,7 @@ def eval_text_command(model_dir: Path, split: str, variant: str, seed_dir: Path 
 
 
 _CORPUS_OPTIONS = {"seed_dir": "--seed-dir", "uci_path": "--uci", "mishra_path": "--mishra",
-                   "public_dir": "--public-dir", "pairs_dir": "--pairs-dir"}
+                   "public_dir": "--public-dir", "pairs_dir": "--pairs-dir", "extra_dir": "--extra-dir"}
 
 
 def _check_card_corpora(model_dir: Path) -> None:

@@ -257,9 +257,14 @@ def load_corpora(
     *, seed_dir: Path | None = None, uci_path: Path | None = None, mishra_path: Path | None = None,
     public_dir: Path | None = None,
     pairs_dir: Path | None = None,
+    extra_dir: Path | None = None,
 ) -> list[TextRow]:
     """The named corpora, deduplicated; at least one must be given. `public_dir` holds collected public texts in
-    the seed corpus's JSONL format (datasets/text_public), each file's rows keeping their own `source`."""
+    the seed corpus's JSONL format (datasets/text_public), each file's rows keeping their own `source`.
+
+    `extra_dir` (datasets/text_seed/extra) holds texts added after a model shipped. It is split on its own, by its
+    own families, so adding it leaves every earlier corpus's split exactly as it was: a new model and the one it
+    replaces are then compared on the same held-out texts."""
     rows: list[TextRow] = []
     if seed_dir is not None:
         rows += load_seed(seed_dir)
@@ -267,6 +272,8 @@ def load_corpora(
         rows += load_seed(public_dir, salt="nepcheck-public")
     if pairs_dir is not None:  # scam/warning pairs (datasets/text_pairs): a pair's two texts share a family
         rows += load_seed(pairs_dir, salt="nepcheck-pairs")
+    if extra_dir is not None:
+        rows += load_seed(extra_dir, salt="nepcheck-extra")
     if uci_path is not None:
         rows += load_uci_sms(uci_path)
     if mishra_path is not None:

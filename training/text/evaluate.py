@@ -163,7 +163,7 @@ def write_report(report: Mapping[str, Any], out_dir: Path) -> str:
 def corpora_from_card(card_training_data: Mapping[str, Any]) -> dict[str, Path | None]:
     corpora = card_training_data.get("corpora", {})
     return {key: Path(corpora[key]) if corpora.get(key) else None
-            for key in ("seed_dir", "uci_path", "mishra_path", "public_dir", "pairs_dir")}
+            for key in ("seed_dir", "uci_path", "mishra_path", "public_dir", "pairs_dir", "extra_dir")}
 
 
 def evaluate_text(

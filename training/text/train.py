@@ -56,6 +56,7 @@ class TextTrainConfig:
     mishra_path: str | None = None
     public_dir: str | None = None  # collected public texts (datasets/text_public), seed-corpus format
     pairs_dir: str | None = None  # scam/warning pairs (datasets/text_pairs), seed-corpus format
+    extra_dir: str | None = None  # texts added later (datasets/text_seed/extra), split on their own
     out_dir: str = "runs/text"
     max_length: int = 256
     stride: int = 64
@@ -124,6 +125,7 @@ class TextTrainConfig:
             "mishra_path": Path(self.mishra_path) if self.mishra_path else None,
             "public_dir": Path(self.public_dir) if self.public_dir else None,
             "pairs_dir": Path(self.pairs_dir) if self.pairs_dir else None,
+            "extra_dir": Path(self.extra_dir) if self.extra_dir else None,
         }
 
 

@@ -91,6 +91,26 @@ def test_public_folder_rows_keep_their_own_source(tmp_path: Path) -> None:
     assert all(len(splits) == 1 for splits in families.values())
 
 
+def test_extra_folder_is_split_on_its_own_and_leaves_earlier_splits_unchanged(tmp_path: Path) -> None:
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    words = ["bitcoin", "robot", "rendement", "pakket", "bank", "code"]
+    lines = [json.dumps({"id": f"x{i}", "text": f"Verdien snel geld met {words[i % 6]} en {words[i // 6]}",
+                         "label": "scam" if i % 2 else "legit", "kind": "crypto_bot", "lang": "nl" if i % 3 else "en",
+                         "channel": "ad", "source": "terse_demo", "family": f"x-{i % 9}"}) for i in range(36)]
+    (folder / "nl.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    seed = write_seed(tmp_path / "seed")
+    before = {(r.text, r.label): r.split for r in load_corpora(seed_dir=seed)}
+    rows = load_corpora(seed_dir=seed, extra_dir=folder)
+    assert {(r.text, r.label): r.split for r in rows if r.source == "seed"} == before
+    extra = [r for r in rows if r.source == "terse_demo"]
+    assert len(extra) == 36 and {r.split for r in extra} == {"train", "dev", "test"}
+    families: dict[str, set[str]] = defaultdict(set)
+    for row in extra:
+        families[row.family].add(row.split)
+    assert all(len(splits) == 1 for splits in families.values())
+
+
 def test_seed_split_does_not_depend_on_row_order() -> None:
     rows = [TextRow(text=r["text"], label=r["label"], kind=r["kind"], lang=r["lang"], channel=r["channel"],
                     family=r["family"], source="seed") for r in seed_records()]

@@ -227,11 +227,10 @@ def test_export_ships_the_chosen_variants_with_hashed_shards(
     card = read_card(result.directory)
     assert list(card.variants) == ["fp32"] and card.default_variant == "fp32"
     checks = card.onnx["checks_against_pytorch"]
-    fp32_f1 = checks["fp32"]["test_f1_at_likely_scam"]
-    for name in ("int8", "fp16"):
-        passed = checks[name]["test_f1_at_likely_scam"] >= fp32_f1 - 0.01
-        assert checks[name]["shipped"] is False
-        assert (checks[name]["reason"] == NOT_SHIPPED_BY_CHOICE) == passed
+    assert checks["fp32"]["test_f1_at_likely_scam"] is not None
+    for name in ("int8", "fp16"):  # not asked for: parity checked, the test split not scored, never shipped
+        assert checks[name]["shipped"] is False and checks[name]["reason"] == NOT_SHIPPED_BY_CHOICE
+        assert checks[name]["test_f1_at_likely_scam"] is None and "max_abs_diff" in checks[name]
     variant = card.variants["fp32"]
     assert len(variant.external_data) >= 3
     assert shards_of(result.directory / variant.file) == sorted(variant.external_data)
