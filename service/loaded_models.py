@@ -61,7 +61,9 @@ class _LoadedModel:
         self.batcher = MicroBatcher(
             self._run_batch,
             name=self.card.name,
-            max_batch=settings.max_batch,
+            # A per-item model gains nothing from a batch of many items, and one item per turn makes the
+            # round-robin over requests as fine as it can be: a short request waits behind one window of each.
+            max_batch=1 if self.per_item else settings.max_batch,
             max_wait_s=settings.max_wait_ms / 1000,
             queue_max=settings.queue_max,
             metrics=metrics,
