@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         with RssSampler(process.pid) as rss:
             result = asyncio.run(soak(url, process.pid, clients=args.clients, seconds=args.seconds,
                                       reload_every=args.reload_every, reloads=args.reloads))
-            time.sleep(2.0)  # the last reload's old models retire once their requests have finished
+            time.sleep(5.0)  # the last reload's old models retire once their requests have finished
         alive = process.poll() is None
     finally:
         process.terminate()
