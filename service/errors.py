@@ -36,6 +36,18 @@ class InvalidInput(NepcheckError):
     title = "Unprocessable content"
 
 
+class NotFound(NepcheckError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class PayloadTooLarge(NepcheckError):
+    status = 413
+    code = "payload_too_large"
+    title = "Content too large"
+
+
 class UnsupportedMediaType(NepcheckError):
     status = 415
     code = "unsupported_media_type"

@@ -11,14 +11,15 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from service.card import ModelCard, Variant
 from service.errors import ModelError
 
 CARD_FILE = "card.json"
+CardT = TypeVar("CardT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,23 @@ def resolve(models_dir: Path, name: str, version: str = "latest") -> Path:
     return directory
 
 
-def read_card(directory: Path) -> ModelCard:
+def read_card_as(directory: Path, schema: type[CardT]) -> CardT:
+    """`directory`'s card.json validated against `schema`; any problem is one ModelError line naming the field."""
     path = directory / CARD_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the card: {exc}") from exc
     try:
-        return ModelCard.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "card"
         raise ModelError(f"{path}: card does not match the schema at '{where}': {first['msg']}") from exc
+
+
+def read_card(directory: Path) -> ModelCard:
+    return read_card_as(directory, ModelCard)
 
 
 def load_artifact(directory: Path, *, variant: str = "default", task: str | None = None) -> Artifact:

@@ -24,7 +24,7 @@ from service.api.deps import Caller, SettingsDep
 from service.api.problems import PROBLEM_RESPONSES
 from service.batch.jobs import JobRunner
 from service.batch.sources import detect_format
-from service.errors import InvalidInput, NepcheckError, UnsupportedMediaType
+from service.errors import InvalidInput, NepcheckError, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service.jobs_store import UNFINISHED, Job
 from service.settings import Settings
 
@@ -33,18 +33,6 @@ router = APIRouter(tags=["batch jobs"])
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines",
                "text/jsonl")
 READ_CHUNK = 1 << 16
-
-
-class NotFound(NepcheckError):
-    status = 404
-    code = "not_found"
-    title = "Not found"
-
-
-class PayloadTooLarge(NepcheckError):
-    status = 413
-    code = "payload_too_large"
-    title = "Content too large"
 
 
 class BatchPathRequest(BaseModel):

@@ -7,14 +7,13 @@ half-read.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.errors import ModelError
-from service.registry import CARD_FILE
+from service.registry import CARD_FILE, read_card_as
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -69,16 +68,7 @@ class AsrCard(BaseModel):
 
 def read_asr_card(directory: Path) -> AsrCard:
     path = directory / CARD_FILE
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read the card: {exc}") from exc
-    try:
-        card = AsrCard.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "card"
-        raise ModelError(f"{path}: card does not match the schema at '{where}': {first['msg']}") from exc
+    card = read_card_as(directory, AsrCard)
     if set(card.sources) != set(card.files):
         raise ModelError(f"{path}: 'sources' must name exactly the files in 'files'")
     return card
