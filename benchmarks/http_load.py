@@ -232,7 +232,6 @@ def _ms(t: dict[str, float]) -> dict[str, float]:
 def start_server(models_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
                  ) -> tuple[subprocess.Popen[bytes], str]:
     """`nepcheck serve` on a free loopback port, authentication off; returns once /readyz answers 200."""
-    import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,14 +240,23 @@ def start_server(models_dir: Path, log_path: Path, extra_env: dict[str, str] | N
            "NEPCHECK_HOST": "127.0.0.1", "NEPCHECK_PORT": str(port), "NEPCHECK_LOG_LEVEL": "warning",
            "NEPCHECK_RATE_LIMIT_PER_MINUTE": "10000000", "NEPCHECK_RATE_LIMIT_BURST": "1000000",
            **(extra_env or {})}
-    log_file = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, stdout=log_file,
-                               stderr=subprocess.STDOUT)
+    return serve_until_ready(env, port, log_path)
+
+
+def serve_until_ready(env: dict[str, str], port: int, log_path: Path, *, timeout_s: float = 120.0
+                      ) -> tuple[subprocess.Popen[bytes], str]:
+    """`nepcheck serve` with `env` (which sets `port`), its output in `log_path`; returns once /readyz answers 200.
+    A server that exits or is not ready in time is killed and its log's end quoted. The tests start theirs too."""
+    import httpx
+
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}; see {log_path}")
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return process, url
@@ -256,7 +264,7 @@ def start_server(models_dir: Path, log_path: Path, extra_env: dict[str, str] | N
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"the server did not become ready in 120 s; see {log_path}")
+    raise RuntimeError(f"the server did not become ready in {timeout_s:.0f} s:\n{log_path.read_text()[-4000:]}")
 
 
 def run_http(*, models_dir: Path, url: str | None, api_key: str | None, seconds: float, requests: int,

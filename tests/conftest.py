@@ -3,8 +3,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.http_load import serve_until_ready
 from service.auth import hash_key
 from tests.modelkit import write_models
 
@@ -63,22 +62,8 @@ def start_server(tmp: Path, models_dir: Path, **env: str) -> Server:
         **env,
     }
     log_path = tmp / f"server-{port}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=full_env, stdout=log_file,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Server(url, process, log_path, models_dir)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    process, url = serve_until_ready(full_env, port, log_path, timeout_s=60)
+    return Server(url, process, log_path, models_dir)
 
 
 def stop_server(server: Server) -> None:
