@@ -222,6 +222,8 @@ def export() -> None:
 
 @click.group(name="eval", cls=LazyGroup, lazy_subcommands={"voice": "training.voice.cli:eval_voice_command",
                                                            "voice-cv": "training.voice.cli:voice_cv_command",
+                                                           "voice-frames-cv":
+                                                               "training.voice.cli:voice_frames_cv_command",
                                                            "text": "training.text.cli:eval_text_command"})
 def evaluate() -> None:
     """Evaluate a detector (ONNX model folder) on a labelled set and write a report."""

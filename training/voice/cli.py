@@ -133,37 +133,117 @@ def voice_cv_command(cache: Path, out_dir: Path, front_ends: tuple[str, ...], tr
     """Leave-sources-and-families-out cross-validation of front-ends: per-fold and pooled EER, EER per family,
     bona fide false alarms per language (report.md, report.json, out-of-fold scores.csv)."""
     setup_logging()
-    import csv
-
-    from training.corpora.manifest import family_of
-    from training.voice.crossval import concat_features, cross_validate, make_folds, markdown, merge, summarise
+    from training.voice.crossval import concat_features, cross_validate, make_folds, merge
     from training.voice.features import load_features, load_rows
 
     rows = load_rows(cache)
     splits = [make_folds(rows, folds, seed=seed + r, eval_only=eval_only) for r in range(repeats)]
     needed = sorted(set(train_conditions) | set(conditions))
+    results = []
+    for name in front_ends:
+        features = {cond: concat_features([load_features(cache, cond, part) for part in name.split("+")])
+                    for cond in needed}
+        results.append(merge([cross_validate(rows, features, split, front_end=name, train_conditions=train_conditions,
+                                             test_conditions=conditions, c=c) for split in splits]))
+    _write_cv_reports(out_dir, rows, results, conditions,
+                      {"folds": folds, "repeats": repeats, "seed": seed, "c": c, "eval_only": list(eval_only)})
+
+
+def _write_cv_reports(out_dir: Path, rows: Any, results: Any, conditions: tuple[str, ...],
+                      meta: dict[str, Any]) -> None:
+    """scores.csv (out-of-fold clip scores), report.json and report.md of cross-validation runs; echoes the
+    overview table."""
+    import csv
+
+    from training.corpora.manifest import family_of
+    from training.voice.crossval import markdown, summarise
+
     summaries = []
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "scores.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["front_end", "condition", "clip", "path", "label", "system", "family", "source",
                          "language", "score"])
-        for name in front_ends:
-            features = {cond: concat_features([load_features(cache, cond, part) for part in name.split("+")])
-                        for cond in needed}
-            result = merge([cross_validate(rows, features, split, front_end=name, train_conditions=train_conditions,
-                                           test_conditions=conditions, c=c) for split in splits])
+        for result in results:
             for cond in conditions:
                 summaries.append(summarise(rows, result, cond))
                 for clip, score in sorted(result.scores[cond].items()):
                     r = rows[clip]
-                    writer.writerow([name, cond, clip, r.path, r.label, r.system, family_of(r), r.source,
-                                     r.language, f"{score:.6f}"])
-    (out_dir / "report.json").write_text(json.dumps({"folds": folds, "repeats": repeats, "seed": seed, "c": c,
-                                                     "eval_only": list(eval_only), "runs": summaries}, indent=2))
+                    writer.writerow([result.front_end, cond, clip, r.path, r.label, r.system, family_of(r),
+                                     r.source, r.language, f"{score:.6f}"])
+    (out_dir / "report.json").write_text(json.dumps({**meta, "runs": summaries}, indent=2))
     report = markdown(summaries)
     (out_dir / "report.md").write_text(report)
     click.echo(report.split("\n\n### ")[0])
+
+
+@click.command("voice-frames-cv")
+@click.option("--frames", "cache", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="frames cache from `nepcheck train voice-features --front-end frames4-whisper3`")
+@click.option("--frames-name", default="frames4-whisper3", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--head", "heads", multiple=True, default=("attstats:ce", "attstats:ocsoftmax", "conv:ce",
+              "conv:ocsoftmax"), show_default=True, help="HEAD:LOSS (training.voice.heads)")
+@click.option("--train-condition", "train_conditions", multiple=True, default=("clean", "mulaw8k"),
+              show_default=True)
+@click.option("--condition", "conditions", multiple=True, default=("clean", "mulaw8k"), show_default=True)
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--repeats", type=int, default=3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=int, default=12, show_default=True, help="at most; early stopping on inner dev")
+@click.option("--patience", type=int, default=3, show_default=True)
+@click.option("--rank", type=int, default=64, show_default=True,
+              help="per-state PCA dimensions fitted on each fold's training windows; 0: standardise all 512")
+@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--select", type=click.Choice(["dev", "last"]), default="dev", show_default=True,
+              help="keep the epoch best on the inner dev split, or the last epoch")
+@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--eval-only", "eval_only", multiple=True, default=("ttsds/ttsdb",), show_default=True)
+def voice_frames_cv_command(cache: Path, frames_name: str, out_dir: Path, heads: tuple[str, ...],
+                            train_conditions: tuple[str, ...], conditions: tuple[str, ...], folds: int,
+                            repeats: int, seed: int, epochs: int, patience: int, rank: int, lr: float, select: str,
+                            threads: int,
+                            eval_only: tuple[str, ...]) -> None:
+    """The same leave-sources-and-families-out cross-validation as `voice-cv`, with time-resolved heads trained
+    on cached frames (early stopping on an inner source/family split of each fold's training clips). Also
+    writes fit.json: per fold the chosen epoch, inner dev EER and training-clip EER."""
+    setup_logging()
+    import torch
+
+    from training.voice.crossval import cross_validate, make_folds, merge
+    from training.voice.features import load_rows
+    from training.voice.frames import load_frames
+    from training.voice.head_train import FitLog, HeadConfig, ReductionCache, fit_frames_head
+
+    torch.set_num_threads(threads)
+    rows = load_rows(cache)
+    splits = [make_folds(rows, folds, seed=seed + r, eval_only=eval_only) for r in range(repeats)]
+    needed = sorted(set(train_conditions) | set(conditions))
+    frames = {cond: load_frames(cache, cond, frames_name) for cond in needed}
+    results, fits = [], {}
+    reductions: ReductionCache = {}  # one PCA per fold, shared by the heads
+    for spec in heads:
+        head, _, loss = spec.partition(":")
+        fit_log = FitLog()
+        runs = []
+        for r, split in enumerate(splits):
+            config = HeadConfig(head=head, loss=loss or "ce", epochs=epochs, patience=patience, rank=rank, lr=lr,
+                                select=select, seed=seed + r)
+
+            def fit(x: Any, y: Any, w: Any, clip: Any, config: HeadConfig = config, fit_log: FitLog = fit_log) -> Any:
+                return fit_frames_head(x, y, w, clip, rows=rows, config=config, fit_log=fit_log, cache=reductions)
+
+            runs.append(cross_validate(rows, frames, split, front_end=spec, train_conditions=train_conditions,
+                                       test_conditions=conditions, fit=fit))
+        results.append(merge(runs))
+        fits[spec] = fit_log.entries
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "fit.json").write_text(json.dumps(fits, indent=2))
+        # after every head, so a long run that is stopped keeps the heads it finished
+        _write_cv_reports(out_dir, rows, results, conditions,
+                          {"folds": folds, "repeats": repeats, "seed": seed, "epochs": epochs, "patience": patience,
+                           "rank": rank, "lr": lr, "select": select,
+                           "eval_only": list(eval_only), "frames": frames_name})
 
 
 @click.command("voice-probe")

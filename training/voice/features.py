@@ -9,7 +9,8 @@ windows the speech gate judges are kept. A clip's score is later the mean over i
 aggregates. Work is written in chunks of clips, so a killed run resumes where it stopped.
 
 Layout of a cache folder: `rows.csv` (the manifest rows, row i = clip i), and per condition and chunk
-`<condition>/<front-end>-<chunk>.npz` with `features` (float16 `[windows, F]`) and `clip` (int32 `[windows]`).
+`<condition>/<front-end>-<chunk>.npz` with `features` (float16 `[windows, F]`; `[windows, states, positions, 512]`
+for the time-resolved `frames<pool>-whisper<k>` of `training.voice.frames`) and `clip` (int32 `[windows]`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def extract(
             raise ValueError(f"{out_dir} caches another manifest; use a new folder")
     else:
         write_manifest([_absolute(r, manifest) for r in rows], rows_path)
-    models = {name: build_front_end(name).eval() for name in front_ends}
+    models = {name: _build(name).eval() for name in front_ends}
     chunks = range(0, len(rows), CHUNK_CLIPS)
     for condition in conditions:
         for first in tqdm(chunks, desc=f"features {condition}", unit="chunk", disable=not progress):
@@ -107,6 +108,13 @@ def extract(
                 tmp = path.with_suffix(".tmp.npz")
                 np.savez(tmp, features=stacked.astype(np.float16), clip=ids)
                 tmp.replace(path)  # whole chunks only: a killed run never leaves a half-written one
+
+
+def _build(name: str) -> torch.nn.Module:
+    """A pooled front-end, or a time-resolved one (`frames<pool>-whisper<k>`, see `training.voice.frames`)."""
+    from training.voice.frames import build_frames, is_frames_name
+
+    return build_frames(name) if is_frames_name(name) else build_front_end(name)
 
 
 def _absolute(row: ManifestRow, manifest: Path) -> ManifestRow:
