@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from service import engine
 from service.registry import CARD_FILE, write_card
 from service.text.tokenize import TextEncoder
 from training.helpers import build_card, open_session
@@ -215,7 +216,9 @@ def export_text(
     test_labels = [r.y for r in test_rows]
     # Test F1 for fp32 (the reference) and the variants asked for; one not asked for is never shipped, so scoring
     # the test split with it (fp16 is slow on a CPU) would only cost time.
-    test_llr = {name: fitted.llr(max_window_llr(session, encoder, [r.text for r in test_rows]))
+    # Each variant scored as the service will run it (int8 one window per call: engine.runs_per_item).
+    test_llr = {name: fitted.llr(max_window_llr(session, encoder, [r.text for r in test_rows],
+                                                batch_size=1 if engine.runs_per_item(name) else 32))
                 for name, session in sessions.items() if name == "fp32" or name in wanted}
     test_f1 = {name: binary_metrics(test_labels, llr, fitted.thresholds["likely_scam"])["f1"] or 0.0
                for name, llr in test_llr.items()}
