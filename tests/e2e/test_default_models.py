@@ -38,6 +38,7 @@ def test_default_models_serve_every_endpoint(tmp_path) -> None:
             # The shipped model must rank an obvious safe-account demand above a family chat message.
             assert text.json()["llr"] > legit.json()["llr"], (text.json(), legit.json())
             models = c.get("/v1/models").json()
-            assert {m["task"] for m in models["models"]} == {"voice", "text"}
+            # the speech recogniser is listed too where `make install-asr` assembled its weights
+            assert {m["task"] for m in models["models"]} - {"asr"} == {"voice", "text"}
     finally:
         stop_server(server)

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from training.text.train import TextTrainConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="exported model folder, e.g. models/text/1.1.0")
+    parser.add_argument("--model", type=Path, required=True, help="exported model folder, e.g. models/text/1.2.0")
     parser.add_argument("--config", type=Path, required=True, help="training config whose corpora give the splits")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
