@@ -60,6 +60,31 @@ def _level(verdict: str | None) -> str:
     return "low" if verdict is None else LEVELS[("legit", "inconclusive", "likely_scam", "scam").index(verdict)]
 
 
+async def _text_scores(text_model: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """The text detector on the script's true text, on the transcript and on the language-hinted transcript."""
+    deadline = time.monotonic() + 60
+    truth = await score_text(text_model, row["text"], lang=row["lang"], deadline=deadline)
+    audio_text = (await score_text(text_model, row["transcript"], lang=row["detected"], deadline=deadline)
+                  if row["transcript"].strip() else None)
+    hinted_text = (await score_text(text_model, row["transcript_hinted"], lang=row["lang"], deadline=deadline)
+                   if row["transcript_hinted"].strip() else None)
+    return {"text_model": text_model.card.version,
+            "true_verdict": truth.verdict, "true_score": round(truth.score, 4), "true_level": _level(truth.verdict),
+            "audio_verdict": audio_text.verdict if audio_text else None,
+            "audio_score": round(audio_text.score, 4) if audio_text else None,
+            "audio_level": _level(audio_text.verdict if audio_text else None),
+            "hinted_level": _level(hinted_text.verdict if hinted_text else None)}
+
+
+async def rescore(rows: list[dict[str, Any]], models_dir: Path) -> list[dict[str, Any]]:
+    """The same transcripts scored again by the text model now in `models_dir` (no synthesis, no ASR)."""
+    text_model = load_text(Settings(models_dir=models_dir))
+    text_model.batcher.start()
+    rescored = [row | await _text_scores(text_model, row) for row in rows]
+    await text_model.batcher.close()
+    return rescored
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     asr = load_model(args.models_dir, threads=args.threads)
     text_model = load_text(Settings(models_dir=args.models_dir))
@@ -86,23 +111,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             asr.transcribe_blocking, phone, lang=script["lang"])
         transcript = " ".join(s.text for s in heard.segments)
         transcript_hinted = " ".join(s.text for s in hinted.segments)
-        deadline = time.monotonic() + 60
-        truth = await score_text(text_model, script["text"], lang=script["lang"], deadline=deadline)
-        audio_text = (await score_text(text_model, transcript, lang=heard.language, deadline=deadline)
-                      if transcript.strip() else None)
-        hinted_text = (await score_text(text_model, transcript_hinted, lang=script["lang"], deadline=deadline)
-                       if transcript_hinted.strip() else None)
         reference = normalise(script["text"])
         row = {**script, "engine": engine_name, "voice": voice, "audio_s": round(len(phone) / 16000, 2),
                "asr_s": round(heard.elapsed_s, 2), "detected": heard.language, "transcript": transcript,
                "words": len(reference), "errors": word_errors(reference, normalise(transcript)),
-               "true_verdict": truth.verdict, "true_score": round(truth.score, 4), "true_level": _level(truth.verdict),
-               "audio_verdict": audio_text.verdict if audio_text else None,
-               "audio_score": round(audio_text.score, 4) if audio_text else None,
-               "audio_level": _level(audio_text.verdict if audio_text else None),
                "transcript_hinted": transcript_hinted,
-               "errors_hinted": word_errors(reference, normalise(transcript_hinted)),
-               "hinted_level": _level(hinted_text.verdict if hinted_text else None)}
+               "errors_hinted": word_errors(reference, normalise(transcript_hinted))}
+        row |= await _text_scores(text_model, row)
         rows.append(row)
         args.partial.write_text(json.dumps({"calls": rows}, ensure_ascii=False))
         print(f"{row['id']} {engine_name}:{voice} {row['label']} true={row['true_level']} audio={row['audio_level']} "
@@ -186,13 +201,19 @@ def main() -> None:
     parser.add_argument("--partial", type=Path, default=PROJECT_ROOT / "runs" / "asr-calls" / "partial.json",
                         help="per-call results so far; a rerun resumes from it")
     parser.add_argument("--report-only", action="store_true", help="print the tables from --partial and stop")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score --partial's transcripts again with the current text model (after a new one ships)")
     args = parser.parse_args()
     args.partial.parent.mkdir(parents=True, exist_ok=True)
     if args.report_only:
         rows = json.loads(args.partial.read_text())["calls"]
         print_tables(summarise(rows), rows)
         return
-    rows = asyncio.run(run(args))["rows"]
+    if args.rescore:
+        rows = asyncio.run(rescore(json.loads(args.partial.read_text())["calls"], args.models_dir))
+        args.partial.write_text(json.dumps({"calls": rows}, ensure_ascii=False))
+    else:
+        rows = asyncio.run(run(args))["rows"]
     summary = summarise(rows)
     print_tables(summary, rows)
     path = write_json("asr_calls.json", {"machine": machine(), "threads": args.threads,
