@@ -29,9 +29,10 @@ from service.text.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
 
-# On reload, the longest a warm-up step waits for the serving models to fall idle: under constant load the new
-# models must still come up.
-WARM_UP_YIELD_S = 2.0
+# Serving first: the longest a reload's warm-up step or a batch job's next batch waits for the serving models to
+# fall idle; under constant load the new models must still come up and jobs must still progress.
+SERVING_FIRST_S = 2.0
+_IDLE_POLL_S = 0.005
 
 
 def release_freed_memory() -> None:
@@ -190,7 +191,7 @@ class ModelSet:
         """Blocking: loads, checks and warms up both models. Raises ModelError with one clear line.
 
         With `serving` (a reload), each warm-up step first waits while those models have work queued or running,
-        up to `WARM_UP_YIELD_S`: requests are served first, and the new models warm up in the gaps."""
+        up to `SERVING_FIRST_S`: requests are served first, and the new models warm up in the gaps."""
         pause = serving.wait_until_idle if serving is not None else _no_pause
         return cls(voice=load_voice(settings, metrics, pause), text=load_text(settings, metrics, pause),
                    asr=load_asr(settings))
@@ -200,9 +201,15 @@ class ModelSet:
 
     def wait_until_idle(self) -> None:
         """Called from the loading thread: polls, since the batchers live on the event loop."""
-        give_up = time.monotonic() + WARM_UP_YIELD_S
+        give_up = time.monotonic() + SERVING_FIRST_S
         while self.busy() and time.monotonic() < give_up:
-            time.sleep(0.005)
+            time.sleep(_IDLE_POLL_S)
+
+    async def yield_to_requests(self) -> None:
+        """`wait_until_idle` for work on the event loop itself (batch jobs between their batches)."""
+        give_up = time.monotonic() + SERVING_FIRST_S
+        while self.busy() and time.monotonic() < give_up:
+            await asyncio.sleep(_IDLE_POLL_S)
 
     def start(self) -> None:
         self.voice.batcher.start()

@@ -1,10 +1,10 @@
 """The server's batch-job runner: one job at a time, in the background, on the same models as interactive requests.
 
 Batch work never starves interactive requests. A job sends one small batch (NEPCHECK_JOB_BATCH_SIZE ads, one by
-default) at a time to the models' micro-batchers, and before each batch it waits while interactive work is queued
-there (up to `YIELD_MAX_S`, so a busy server still makes progress on its jobs). An interactive request therefore
-waits behind at most one job batch, never behind a whole upload. Each batch leases the current model set, so a
-model reload is not held up by a long job.
+default) at a time to the models' micro-batchers, and before each batch it waits while interactive work is at the
+models (`ModelSet.yield_to_requests`, at most `SERVING_FIRST_S`, so a busy server still makes progress on its
+jobs). An interactive request therefore waits behind at most one job batch, never behind a whole upload. Each
+batch leases the current model set, so a model reload is not held up by a long job.
 
 Measured with the shipped models on a loaded 2-core machine: text-score latency p50 41-62 ms idle; during a job
 85 ms with batches of 1 ad (the job scoring 16 ads/s), 123 ms with 2, 650 ms with 8 (the job itself slower too:
@@ -36,8 +36,6 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-YIELD_MAX_S = 2.0
-YIELD_POLL_S = 0.005
 
 
 class LeasedScorer:
@@ -111,15 +109,10 @@ class JobRunner:
                 self._cancelled.discard(job.id)
 
     async def _yield_to_interactive(self) -> None:
-        """Wait (bounded) while interactive requests are queued at the models; the job's own batch is done."""
+        """Wait (bounded) while interactive requests are at the models; the job's own batch is done."""
         await asyncio.sleep(0)
         assert self.holder is not None
-        until = time.monotonic() + YIELD_MAX_S
-        while time.monotonic() < until:
-            models = self.holder.current
-            if models.text.batcher.depth == 0 and models.voice.batcher.depth == 0:
-                return
-            await asyncio.sleep(YIELD_POLL_S)
+        await self.holder.current.yield_to_requests()
 
     def files_for(self, job: Job) -> AudioFiles:
         root = self.settings.scan_root

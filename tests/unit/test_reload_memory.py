@@ -46,7 +46,7 @@ def test_a_reload_warms_up_in_the_gaps_between_requests(models_dir: Path, monkey
     serving.wait_until_idle()
     assert time.monotonic() - started < 0.05  # idle: no wait
 
-    monkeypatch.setattr(loaded_models, "WARM_UP_YIELD_S", 0.2)
+    monkeypatch.setattr(loaded_models, "SERVING_FIRST_S", 0.2)
     serving.text.batcher._running = True  # a batch in flight
     pauses = []
 

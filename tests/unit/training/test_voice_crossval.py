@@ -8,15 +8,17 @@ from training.voice.crossval import Head, clip_scores, cross_validate, fit_head,
 from training.voice.features import WindowFeatures
 
 
-def corpus() -> list[ManifestRow]:
+def corpus(sources: int = 8, held_out: bool = True) -> list[ManifestRow]:
+    """`sources` demo pages of 6 bona fide and 6 spoof clips (six vocoder families), and one held-out clip."""
     rows = []
-    for s in range(8):
+    for s in range(sources):
         for i in range(6):
             rows.append(ManifestRow(path=f"s{s}/b{i}.wav", label="bonafide", system="bonafide", source=f"page{s}",
                                     language="nl" if s % 2 else "en"))
             fam = ["hifigan", "vocos", "encodec", "world", "wavenet", "bigvgan"][(s + i) % 6]
             rows.append(ManifestRow(path=f"s{s}/f{i}.wav", label="spoof", system=f"x{i}+{fam}", source=f"page{s}"))
-    rows.append(ManifestRow(path="eval/b.wav", label="bonafide", system="bonafide", source="held/out"))
+    if held_out:
+        rows.append(ManifestRow(path="eval/b.wav", label="bonafide", system="bonafide", source="held/out"))
     return rows
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.unit.training.test_voice_crossval import corpus as crossval_corpus
 from training.corpora.manifest import ManifestRow
 from training.voice.crossval import cross_validate, make_folds, summarise
 from training.voice.features import WindowFeatures, _build
@@ -102,14 +103,7 @@ def test_state_pca_keeps_the_top_directions_per_state() -> None:
 
 
 def corpus() -> list[ManifestRow]:
-    rows = []
-    for s in range(10):
-        for i in range(6):
-            rows.append(ManifestRow(path=f"s{s}/b{i}.wav", label="bonafide", system="bonafide", source=f"page{s}",
-                                    language="nl" if s % 2 else "en"))
-            fam = ["hifigan", "vocos", "encodec", "world", "wavenet", "bigvgan"][(s + i) % 6]
-            rows.append(ManifestRow(path=f"s{s}/f{i}.wav", label="spoof", system=f"x{i}+{fam}", source=f"page{s}"))
-    return rows
+    return crossval_corpus(sources=10, held_out=False)
 
 
 def planted_frames(rows: list[ManifestRow], seed: int = 0) -> WindowFeatures:
