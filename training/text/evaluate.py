@@ -13,6 +13,8 @@ Undefined figures (recall of a group without scams, AUC of a one-class group) ar
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -145,10 +147,33 @@ def markdown_table(systems: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SCORE_FIELDS = ("key", "source", "lang", "kind", "family", "label")
+
+
+def text_key(row: TextRow) -> str:
+    """A stable id for a text across runs, so two models' scores on one split can be paired."""
+    return hashlib.sha1(f"{row.source}\x00{row.text}".encode()).hexdigest()[:16]
+
+
+def score_rows(rows: Sequence[TextRow], systems: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """One record per text with every system's LLR: what `training.text.paired` compares."""
+    return [{"key": text_key(r), "source": r.source, "lang": r.lang, "kind": r.kind, "family": r.family,
+             "label": r.label, **{name: float(llr[i]) for name, llr in systems.items()}}
+            for i, r in enumerate(rows)]
+
+
 def write_report(report: Mapping[str, Any], out_dir: Path) -> str:
-    """report.json and report.md in `out_dir`; returns the Markdown."""
+    """report.json, report.md and (when the report carries them) the per-text scores.csv in `out_dir`; returns
+    the Markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    scores = report.get("scores")
+    if scores:
+        with (out_dir / "scores.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(scores[0]))
+            writer.writeheader()
+            writer.writerows(scores)
+    summary = {k: v for k, v in report.items() if k != "scores"}
+    (out_dir / "report.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     title = f"# Text detector on the {report['split']} split\n\n"
     notes = ("P, R, F1 and FPR (false alarms on legit texts) at each system's `likely_scam` threshold (dev EER "
              "point); FPR@scam at its `scam` threshold (dev 1% false alarms). ECE: class-balanced, 10 bins.\n\n")
@@ -200,6 +225,7 @@ def evaluate_text(
 
     model_name = f"{card.name}-{card.version}:{artifact.variant}"
     return {
+        "scores": score_rows(evaluated, {model_name: model_llr, "tfidf_baseline": baseline_llr}),
         "split": split,
         "model": {"directory": str(model_dir), "name": card.name, "version": card.version,
                   "variant": artifact.variant, "thresholds": dict(card.thresholds)},
