@@ -253,6 +253,23 @@ def dedupe(rows: Iterable[TextRow]) -> list[TextRow]:
     return kept
 
 
+def load_extra(folder: Path) -> list[TextRow]:
+    """The `*.jsonl` of `folder`, then those of each subfolder (in name order), every group split by its own families.
+
+    Splitting cuts each (language, label) stratum's families in hash order, so adding families to a group moves
+    the cut and sends some earlier families to another split. A round of new texts in its own subfolder leaves
+    every earlier round's split as it was."""
+    groups = [(folder, "nepcheck-extra")] + [(sub, f"nepcheck-extra-{sub.name}")
+                                              for sub in sorted(p for p in folder.iterdir() if p.is_dir())]
+    rows: list[TextRow] = []
+    for path, salt in groups:
+        if any(path.glob("*.jsonl")):
+            rows += load_seed(path, salt=salt)
+    if not rows:
+        raise FileNotFoundError(f"{folder}: no *.jsonl seed files, neither in it nor in its subfolders")
+    return rows
+
+
 def load_corpora(
     *, seed_dir: Path | None = None, uci_path: Path | None = None, mishra_path: Path | None = None,
     public_dir: Path | None = None,
@@ -264,7 +281,8 @@ def load_corpora(
 
     `extra_dir` (datasets/text_seed/extra) holds texts added after a model shipped. It is split on its own, by its
     own families, so adding it leaves every earlier corpus's split exactly as it was: a new model and the one it
-    replaces are then compared on the same held-out texts."""
+    replaces are then compared on the same held-out texts. Each later round goes into a subfolder of it, split on
+    its own in turn (`load_extra`)."""
     rows: list[TextRow] = []
     if seed_dir is not None:
         rows += load_seed(seed_dir)
@@ -273,7 +291,7 @@ def load_corpora(
     if pairs_dir is not None:  # scam/warning pairs (datasets/text_pairs): a pair's two texts share a family
         rows += load_seed(pairs_dir, salt="nepcheck-pairs")
     if extra_dir is not None:
-        rows += load_seed(extra_dir, salt="nepcheck-extra")
+        rows += load_extra(extra_dir)
     if uci_path is not None:
         rows += load_uci_sms(uci_path)
     if mishra_path is not None:

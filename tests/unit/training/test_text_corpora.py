@@ -111,6 +111,39 @@ def test_extra_folder_is_split_on_its_own_and_leaves_earlier_splits_unchanged(tm
     assert all(len(splits) == 1 for splits in families.values())
 
 
+def _round(folder: Path, source: str, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["appel", "peer", "kers", "druif", "pruim", "bes", "vijg"]
+    lines = [json.dumps({"id": f"{source}{i}", "text": f"{source} over {words[i % 7]} en {words[i // 7 % 7]}",
+                         "label": "scam" if i % 2 else "legit", "kind": "k", "lang": "nl", "channel": "sms",
+                         "source": source, "family": f"{source}-{i % (n // 2)}"}) for i in range(n)]
+    (folder / "nl.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_later_round_in_a_subfolder_moves_no_earlier_extra_text(tmp_path: Path) -> None:
+    folder = tmp_path / "extra"
+    _round(folder, "first", 40)
+    before = {r.text: r.split for r in load_corpora(extra_dir=folder)}
+    _round(folder / "calls", "calls", 40)
+    rows = load_corpora(extra_dir=folder)
+    assert {r.text: r.split for r in rows if r.source == "first"} == before
+    calls = [r for r in rows if r.source == "calls"]
+    assert len(calls) == 40 and {r.split for r in calls} == {"train", "dev", "test"}
+    # the same rows in the top folder instead would have moved some of the first round's families
+    (folder / "calls" / "nl.jsonl").rename(folder / "calls.jsonl")
+    (folder / "calls").rmdir()
+    merged = {r.text: r.split for r in load_corpora(extra_dir=folder) if r.source == "first"}
+    assert merged != before
+
+
+def test_an_extra_folder_with_only_subfolders_loads_and_an_empty_one_is_refused(tmp_path: Path) -> None:
+    _round(tmp_path / "extra" / "calls", "calls", 20)
+    assert len(load_corpora(extra_dir=tmp_path / "extra")) == 20
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no \\*.jsonl"):
+        load_corpora(extra_dir=tmp_path / "empty")
+
+
 def test_seed_split_does_not_depend_on_row_order() -> None:
     rows = [TextRow(text=r["text"], label=r["label"], kind=r["kind"], lang=r["lang"], channel=r["channel"],
                     family=r["family"], source="seed") for r in seed_records()]
