@@ -30,7 +30,7 @@ from training.channel import apply_condition
 from training.corpora.audio_io import load_clip
 from training.corpora.manifest import ManifestRow, read_manifest, resolve_path, write_manifest
 from training.voice.onnx_scoring import condition_rng
-from training.voice.pooled import build_front_end, whisper_layers
+from training.voice.pooled import build_front_end, distillmos_feature_count, distillmos_layers, whisper_layers
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,12 @@ def load_rows(cache: Path) -> list[ManifestRow]:
 
 def load_features(cache: Path, condition: str, front_end: str) -> WindowFeatures:
     """All chunks of one front-end under one condition, in clip order. "whisper<k>" is read as the first k + 1
-    hidden states of a cached "whisper" when it was not cached itself."""
+    hidden states of a cached "whisper" when it was not cached itself, and "distillmos<k>" as the prefix of a
+    cached "distillmos"."""
     paths = sorted((cache / condition).glob(f"{front_end}-*.npz"))
+    if not paths and front_end.startswith("distillmos") and front_end != "distillmos":
+        full = load_features(cache, condition, "distillmos")
+        return WindowFeatures(full.features[:, : distillmos_feature_count(distillmos_layers(front_end))], full.clip)
     if not paths and front_end.startswith("whisper") and front_end != "whisper":
         full = load_features(cache, condition, "whisper")
         states = whisper_layers(front_end)

@@ -12,17 +12,31 @@ so moving to `dynamo=True` later is a change to this function alone (pass `dynam
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import onnx
 import torch
 from torch import nn
 
-__all__ = ["OPSET", "export_onnx"]
+__all__ = ["OPSET", "export_onnx", "without_fused_attention"]
 
 OPSET = 17
 INPUT_NAME = "waveform"
 OUTPUT_NAME = "logits"
+
+
+@contextmanager
+def without_fused_attention() -> Iterator[None]:
+    """PyTorch runs `nn.TransformerEncoderLayer` in eval mode as one fused kernel that has no ONNX form
+    (`aten::_transformer_encoder_layer_fwd`); while exporting, the layers must take their plain path."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def export_onnx(model: nn.Module, path: Path, *, window_samples: int) -> None:
@@ -34,7 +48,7 @@ def export_onnx(model: nn.Module, path: Path, *, window_samples: int) -> None:
     model.eval()
     example = torch.randn(2, window_samples, generator=torch.Generator().manual_seed(0)) * 0.1
     try:
-        with torch.no_grad():
+        with torch.no_grad(), without_fused_attention():
             torch.onnx.export(
                 model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},

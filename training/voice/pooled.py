@@ -20,10 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.voice.distillmos import N_LAYERS as DISTILLMOS_LAYERS
+from training.voice.distillmos import STATE_DIMS as DISTILLMOS_STATE_DIMS
+from training.voice.distillmos import TRANSFORMER_DIM as DISTILLMOS_DIM
+from training.voice.distillmos import DistillMOSFrontEnd
 from training.voice.frontend import LFCC, normalise_level
 from training.voice.whisper import WhisperFrontEnd
 
-__all__ = ["FRONT_ENDS", "PooledLFCC", "PooledWhisper", "ProbeDetector", "build_front_end"]
+__all__ = ["FRONT_ENDS", "PooledDistillMOS", "PooledLFCC", "PooledWhisper", "ProbeDetector", "build_front_end",
+           "distillmos_feature_count", "distillmos_layers"]
 
 SAMPLE_RATE = 16_000
 # Whisper was trained on speech at natural levels; its log-mel is not level invariant ((log10 + 4) / 4), so every
@@ -70,7 +75,42 @@ class PooledLFCC(nn.Module):
         return _mean_std(self.lfcc(waveform), dim=2)
 
 
-FRONT_ENDS = ("whisper", "whisper<k>", "lfcc")
+class PooledDistillMOS(nn.Module):
+    """Waveform `[B, N]` -> mean and std over time of DistillMOS's hidden states (`training.voice.distillmos`):
+    the CNN output (1024), the transformer input and the first k transformer layers (200 each); with every layer
+    (`layers=None`) also its attention-pooled vector (200) and its MOS, `[B, 5449]` in all.
+
+    No level normalisation here: DistillMOS peak-normalises its input itself, as it was trained. No per-position
+    normalisation either: its transformer is post-LayerNorm (every position's norm is ~13.6) and its CNN output
+    has no outlier positions, unlike Whisper's residual stream.
+    """
+
+    def __init__(self, layers: int | None = None) -> None:
+        super().__init__()
+        if layers is not None and not 0 <= layers <= DISTILLMOS_LAYERS:
+            raise ValueError(f"DistillMOS has {DISTILLMOS_LAYERS} transformer layers, asked for {layers}")
+        self.frontend = DistillMOSFrontEnd()
+        self.layers = layers
+        self.n_features = distillmos_feature_count(layers)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        states, last = self.frontend.states(waveform)
+        keep = len(states) if self.layers is None else self.layers + 2
+        pooled = [_mean_std(s, dim=1) for s in states[:keep]]
+        if self.layers is None:
+            vector, mos = self.frontend.head(last)
+            pooled += [vector, mos.unsqueeze(1)]
+        return torch.cat(pooled, dim=1)
+
+
+def distillmos_feature_count(layers: int | None) -> int:
+    """Features of "distillmos<layers>"; each is a prefix of the full "distillmos" vector (so one cache serves all)."""
+    states = len(DISTILLMOS_STATE_DIMS) if layers is None else layers + 2
+    count = 2 * sum(DISTILLMOS_STATE_DIMS[:states])
+    return count + (DISTILLMOS_DIM + 1 if layers is None else 0)
+
+
+FRONT_ENDS = ("whisper", "whisper<k>", "lfcc", "distillmos", "distillmos<k>")
 
 
 def whisper_layers(name: str) -> int | None:
@@ -83,9 +123,21 @@ def whisper_layers(name: str) -> int | None:
     raise ValueError(f"unknown front-end {name!r}; known: {', '.join(FRONT_ENDS)}")
 
 
-def build_front_end(name: str) -> PooledWhisper | PooledLFCC:
+def distillmos_layers(name: str) -> int | None:
+    """"distillmos" is every state plus the MOS head; "distillmos<k>" the CNN output, the transformer input and
+    the first k transformer layers (0-7), a prefix of the full feature vector."""
+    if name == "distillmos":
+        return None
+    if name.startswith("distillmos") and name[len("distillmos"):].isdigit():
+        return int(name[len("distillmos"):])
+    raise ValueError(f"unknown front-end {name!r}; known: {', '.join(FRONT_ENDS)}")
+
+
+def build_front_end(name: str) -> PooledWhisper | PooledLFCC | PooledDistillMOS:
     if name == "lfcc":
         return PooledLFCC()
+    if name.startswith("distillmos"):
+        return PooledDistillMOS(layers=distillmos_layers(name))
     return PooledWhisper(layers=whisper_layers(name))
 
 
