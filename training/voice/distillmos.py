@@ -36,8 +36,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,21 +232,11 @@ def export_frontend_onnx(frontend: DistillMOSFrontEnd, path: Path, *, window_sam
         )
 
 
-def _median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
 def main(argv: list[str] | None = None) -> None:
     """Print MOS parity with the package, 4 s alone vs padded to 7.68 s per state, ONNX parity and latency."""
     import onnxruntime as ort
 
-    from training.voice.whisper import speech_like
+    from training.voice.whisper import median_ms, speech_like
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--windows", type=Path, default=None,
@@ -291,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
             def onnx(a: np.ndarray = one) -> object:
                 return session.run(None, {INPUT_NAME: a})
 
-            print(f"| {batch} | {_median_ms(eager, args.repeats):.1f} | {_median_ms(onnx, args.repeats):.1f} |")
+            print(f"| {batch} | {median_ms(eager, args.repeats):.1f} | {median_ms(onnx, args.repeats):.1f} |")
 
 
 if __name__ == "__main__":

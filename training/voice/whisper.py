@@ -494,7 +494,8 @@ def parameter_counts(encoder: WhisperEncoder) -> dict[str, int]:
     return counts
 
 
-def _median_ms(run: Callable[[], None], repeats: int) -> float:
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `repeats` calls after one warm-up call, in milliseconds."""
     run()  # warm-up
     times = []
     for _ in range(repeats):
@@ -524,7 +525,7 @@ def _latency_rows(frontend: WhisperFrontEnd, onnx_path: Path, repeats: int) -> I
             def onnx(x: np.ndarray = waveform, run: ort.InferenceSession = session) -> None:
                 run.run([OUTPUT_NAME], {INPUT_NAME: x})
 
-            yield (f"| {threads} | {batch} | {_median_ms(eager, repeats):.1f} | {_median_ms(onnx, repeats):.1f} |")
+            yield (f"| {threads} | {batch} | {median_ms(eager, repeats):.1f} | {median_ms(onnx, repeats):.1f} |")
 
 
 def main(argv: list[str] | None = None) -> None:
