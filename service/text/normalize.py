@@ -18,8 +18,9 @@ The steps, in order (each a small function below, each saying why):
    mostly Latin (or have only look-alike letters in Latin surroundings). Genuine Russian or Greek text and
    accented Latin letters (é, ë, ü) are never changed.
 4. `_join_letter_spacing`: runs of at least three single letters separated by one and the same space, dot,
-   hyphen or underscore become one word ("b.i.t.c.o.i.n" -> "bitcoin"). Digits alone never start or end a run,
-   so phone numbers and IBANs are untouched.
+   hyphen or underscore become one word ("b.i.t.c.o.i.n" -> "bitcoin"), or several where a whole text was
+   spaced letter by letter and word frequencies say where its words were (`segment.split_words`). Digits alone
+   never start or end a run, so phone numbers and IBANs are untouched.
 5. `_unshout`: a text that is mostly UPPERCASE, a run of at least four UPPERCASE words or an UPPERCASE word of
    seven or more letters is lower-cased with sentence starts capitalised; acronyms in normal text ("ING",
    "DigiD", "ABN AMRO") stay.
@@ -37,6 +38,9 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+
+from service.text.segment import Budget, split_words
+from service.text.segment import warm_up as _load_word_frequencies
 
 __all__ = ["NormalizedText", "normalize", "warm_up"]
 
@@ -375,16 +379,25 @@ def _script_counts(text: str, data: _Confusables) -> tuple[int, int]:
 _SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?P<sep>[ ._-])[^\W_](?:(?P=sep)[^\W_]){1,200}(?![^\W_])")
 
 
+# One punctuation mark spaced out like the letters before it: " ." before a space or the end of the text.
+_SPACED_PUNCTUATION = re.compile(r" [.,!?:;](?!\S)")
+
+
 def _join_letter_spacing(b: _Builder) -> None:
     """Join letter-spaced words: "G e g a r a n d e e r d", "b.i.t.c.o.i.n", "c-r-y-p-t-o" and "p_i_n" become
     one word, because a tokenizer reads them as separate letters with no meaning. A run needs at least three
     single letters separated by one and the same separator, starting and ending with a letter (single digits
     may sit inside: "b 1 t c 0 1 n"). So "ik ga", "a b", phone numbers ("06 12 34 56 78") and IBANs are left
     as they are; dotted abbreviations such as "d.w.z." and "a.u.b." become "dwz" and "aub", forms people write
-    anyway. Words spaced without a wider gap between them run together ("g e l d n u" -> "geldnu").
+    anyway. Words spaced with one space, the same as between their letters, lose their boundaries when joined;
+    `segment.split_words` puts them back where word frequencies are confident ("g e l d n u" -> "geld nu",
+    "V e r d i e n 5 0 0 e u r o" -> "Verdien 500 euro"), by keeping those spaces. A run that has no confident
+    split, or was spaced with dots, hyphens or underscores, is joined whole. A punctuation mark spaced out after
+    a space-spaced run goes back onto its word ("g e l d ." -> "geld."): a model reads " ." as something else.
     """
     text = b.text
     edits: list[tuple[int, int, str]] = []
+    budget = Budget()
     for m in _SPACED.finditer(text):
         start, end = m.start(), m.end()
         while not text[end - 1].isalpha():  # end on a letter: "a b c 1" joins "a b c" only
@@ -392,7 +405,12 @@ def _join_letter_spacing(b: _Builder) -> None:
         letters = sum(1 for ch in text[start:end:2] if ch.isalpha())
         if letters < 3 or 2 * letters <= (end - start + 1) // 2:  # at least three letters, more letters than digits
             continue
-        edits += [(i, i + 1, "") for i in range(start + 1, end, 2)]
+        keep: set[int] = set()  # separators that stay, as the spaces between words
+        if m.group("sep") == " ":
+            keep = {start + 2 * i - 1 for i in split_words(text[start:end:2], budget) or ()}
+        edits += [(i, i + 1, "") for i in range(start + 1, end, 2) if i not in keep]
+        if m.group("sep") == " " and _SPACED_PUNCTUATION.match(text, end):
+            edits.append((end, end + 1, ""))  # "r e k e n i n g ." -> "rekening."
     b.edit(edits)
 
 
@@ -514,8 +532,10 @@ STEPS: tuple[Callable[[_Builder], None], ...] = (
 
 
 def warm_up() -> None:
-    """Load the confusables table now (about 0.1 s) rather than on the first text that needs it."""
+    """Load the confusables table and the word frequencies now (about 0.5 s) rather than on the first text that
+    needs them."""
     _confusables()
+    _load_word_frequencies()
 
 
 def normalize(text: str) -> NormalizedText:

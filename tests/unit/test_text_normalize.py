@@ -3,6 +3,7 @@ legit texts, the offset map back to the original, and what must never change."""
 
 from __future__ import annotations
 
+import difflib
 import random
 import time
 import unicodedata
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.text.normalize import NormalizedText, normalize
+from service.text.segment import Budget, split_words
 
 NL_SCAM = ("Uw rekening wordt vandaag geblokkeerd. Maak uw spaargeld direct over naar een veilige rekening en "
            "geef ons de code uit de sms.")
@@ -146,6 +148,59 @@ def test_letter_spacing_of_every_word_joins_the_long_words() -> None:
     # Two-letter words ("Uw", "ik") stay apart: "a b" is too short to tell from ordinary text.
     original = "  ".join(" ".join(word) for word in ["Uw", "rekening", "wordt", "geblokkeerd"])
     assert normalize(original).text == "U w rekening wordt geblokkeerd"
+
+
+def flat_letter_spaced(text: str) -> str:
+    """Every character of every word spaced out, and only one space between words too: the word breaks are gone."""
+    return " ".join(" ".join(word) for word in text.split())
+
+
+@pytest.mark.parametrize("name", TEXTS)
+def test_text_spaced_letter_by_letter_gets_its_word_breaks_back(name: str) -> None:
+    original = flat_letter_spaced(TEXTS[name])
+    result = normalize(original)
+    # The words and their punctuation come back, all but the truly ambiguous: "veilige rekening en geef" comes
+    # back as "veilige rekeningen geef".
+    expected = TEXTS[name].split()
+    matcher = difflib.SequenceMatcher(a=expected, b=result.text.split(), autojunk=False)
+    recovered = sum(block.size for block in matcher.get_matching_blocks())
+    assert recovered >= 0.9 * len(expected), result.text
+    assert_map_is_exact(original, result)
+
+
+def test_word_breaks_come_back_around_numbers() -> None:
+    original = flat_letter_spaced("Verdien 500euro per dag met deze bitcoin robot")
+    assert normalize(original).text == "Verdien 500 euro per dag met deze bitcoin robot"
+    assert normalize("g e l d n u").text == "geld nu"
+    assert normalize("H a l l o , h o e g a a t h e t ?").text == "Hallo, hoe gaat het?"
+    assert normalize("Hallo , hoe gaat het ?").text == "Hallo , hoe gaat het ?"  # only after spaced letters
+
+
+def test_runs_without_a_confident_split_stay_joined() -> None:
+    # Leetspeak and single spelled-out words are one word, as before; dots and hyphens never become spaces.
+    for original, expected in [
+        ("b 1 t c 0 1 n", "b1tc01n"),
+        ("G e g a r a n d e e r d", "Gegarandeerd"),
+        ("x q z v t k", "xqzvtk"),
+        ("g.e.l.d.n.u", "geldnu"),
+    ]:
+        assert normalize(original).text == expected, original
+
+
+def test_segmenting_is_bounded_per_text() -> None:
+    # Past the letter budget, runs are joined whole rather than segmented: adversarial input stays cheap.
+    sentence = flat_letter_spaced("wij bellen u morgen over uw rekening")
+    original = "  ".join([sentence] * 40)
+    result = normalize(original)
+    assert result.text.startswith("wij bellen u morgen over uw rekening wij bellen")
+    assert result.text.endswith(" wijbellenumorgenoveruwrekening")
+    assert_map_is_exact(original, result, samples=50)
+
+
+def test_split_words_gives_word_starts() -> None:
+    assert split_words("geldnu", Budget()) == [4]
+    assert split_words("abc", Budget()) is None  # too short to tell
+    assert split_words("geldnu", Budget(letters=3)) is None  # budget spent
 
 
 def test_words_spelled_with_dots_hyphens_and_underscores_are_joined() -> None:
