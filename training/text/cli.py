@@ -44,8 +44,11 @@ def train_text_command(config_path: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--force", is_flag=True, help="overwrite an existing version folder")
 @click.option("--ship", default=None, metavar="fp32,int8,fp16",
               help="variants to ship, comma-separated [default: all that pass their checks]")
+@click.option("--int8-keep", multiple=True, metavar="LAYER.PART",
+              help="a weight MatMul the int8 variant keeps in fp32, e.g. 4.ffn_out (PART: q, k, v, attn_out, ffn_in, "
+                   "ffn_out); repeatable")
 def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool,
-                ship: str | None) -> None:
+                ship: str | None, int8_keep: tuple[str, ...]) -> None:
     """Export a checkpoint to ONNX (fp32, int8, fp16), calibrate it and write OUT/VERSION/card.json."""
     setup_logging()
     from training.text.export import VARIANT_FILES, export_text
@@ -54,7 +57,7 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
     if names is not None and (not names or not set(names) <= set(VARIANT_FILES)):
         raise click.BadParameter(f"name some of {','.join(VARIANT_FILES)}, got {ship!r}", param_hint="--ship")
     result = export_text(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force,
-                        ship=names)
+                        ship=names, int8_keep=int8_keep)
     card = result.card
     overall = card["metrics"]["test"]["overall"]
     click.echo(json.dumps({

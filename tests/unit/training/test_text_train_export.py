@@ -26,7 +26,14 @@ from tests.textkit import build_base_model, write_seed
 from training.helpers import open_session
 from training.onnx_shards import shards_of
 from training.text.corpora import load_seed, select
-from training.text.export import FP32_TOLERANCE, NOT_SHIPPED_BY_CHOICE, LogitsOnly, export_text, quantize_int8
+from training.text.export import (
+    FP32_TOLERANCE,
+    NOT_SHIPPED_BY_CHOICE,
+    LogitsOnly,
+    export_text,
+    quantize_int8,
+    weight_matmuls,
+)
 from training.text.onnx_scoring import score_artifact
 from training.text.train import TextTrainConfig, resolve_base_model
 
@@ -190,6 +197,22 @@ def test_int8_and_fp16_graphs_load_and_keep_the_contract(run: Run, tmp_path: Pat
     card = read_card(run.model_dir)
     fp16 = card.onnx["checks_against_pytorch"]["fp16"]
     assert fp16["max_abs_diff"] < 1e-2 and fp16["agreement"] >= 0.9
+
+
+def test_int8_keeps_the_named_matmuls_in_fp32(run: Run, tmp_path: Path) -> None:
+    import onnx
+
+    source = run.model_dir / "model.onnx"
+    kept = weight_matmuls(source, ["0.ffn_out", "1.q"])
+    assert len(set(kept)) == 2
+    int8 = tmp_path / "model.int8.onnx"
+    quantize_int8(source, int8, keep_fp32=["0.ffn_out"])
+    nodes = {n.name: n.op_type for n in onnx.load(str(int8), load_external_data=False).graph.node}
+    assert nodes[kept[0]] == "MatMul"  # left as it was
+    assert kept[1] not in nodes  # replaced by its integer form
+    for bad in ["0.ffn", "x.q", "99.q"]:
+        with pytest.raises(ValueError, match="LAYER.PART"):
+            weight_matmuls(source, [bad])
 
 
 def test_calibration_keeps_scams_above_legit_texts(run: Run) -> None:
