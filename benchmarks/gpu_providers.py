@@ -7,7 +7,7 @@ and writes one table, `gpu.json` (with the GPU from nvidia-smi in the machine bl
 folder. A provider that this onnxruntime lacks, or that fails to start, stops the script with a message before
 anything is timed: a silent fallback to CPU would report CPU figures as GPU ones.
 
-    python -m benchmarks.gpu_providers --model models/voice/0.2.0 --model models/text/1.3.0 \
+    python -m benchmarks.gpu_providers --model models/voice/0.2.0 --model models/text/1.4.0 \
         --model runs/text-1.2.0-candidate/text/1.2.0 --provider cuda --provider tensorrt
 
 TensorRT builds an engine per input shape on first use; the engines are cached in `--trt-cache` and warm-up

@@ -6,7 +6,7 @@ independent check of a text model: the share of scam calls and of genuine calls 
 language, for each model given, in one run and through the service's own scoring path (`score_text`), so the
 verdict bands are each model's own.
 
-    python -m benchmarks.text_call_scripts --model models/text/1.3.0 --model models/text/1.4.0
+    python -m benchmarks.text_call_scripts --model models/text/1.4.0 --model OTHER_TEXT_MODEL
 """
 
 from __future__ import annotations

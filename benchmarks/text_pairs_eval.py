@@ -6,7 +6,7 @@ token windows, max over windows, the card's calibration) and judged at the card'
 at `likely_scam` and `scam`, scams reached, per language and per kind, and the share of pairs ranked the right
 way round (the scam above its own warning). Several models in one run compare on the same texts.
 
-    python -m benchmarks.text_pairs_eval --model models/text/1.3.0
+    python -m benchmarks.text_pairs_eval --model models/text/1.4.0
 """
 
 from __future__ import annotations
