@@ -405,11 +405,12 @@ def _join_letter_spacing(b: _Builder) -> None:
         letters = sum(1 for ch in text[start:end:2] if ch.isalpha())
         if letters < 3 or 2 * letters <= (end - start + 1) // 2:  # at least three letters, more letters than digits
             continue
-        keep: set[int] = set()  # separators that stay, as the spaces between words
-        if m.group("sep") == " ":
-            keep = {start + 2 * i - 1 for i in split_words(text[start:end:2], budget) or ()}
+        if m.group("sep") != " ":
+            edits += [(i, i + 1, "") for i in range(start + 1, end, 2)]
+            continue
+        keep = {start + 2 * i - 1 for i in split_words(text[start:end:2], budget) or ()}  # spaces between words
         edits += [(i, i + 1, "") for i in range(start + 1, end, 2) if i not in keep]
-        if m.group("sep") == " " and _SPACED_PUNCTUATION.match(text, end):
+        if _SPACED_PUNCTUATION.match(text, end):
             edits.append((end, end + 1, ""))  # "r e k e n i n g ." -> "rekening."
     b.edit(edits)
 

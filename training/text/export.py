@@ -133,7 +133,7 @@ def quantize_int8(source: Path, target: Path, *, keep_fp32: Sequence[str] = ()) 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QUInt8, per_channel=True,
-                     nodes_to_exclude=weight_matmuls(source, keep_fp32))
+                     nodes_to_exclude=weight_matmuls(source, keep_fp32) if keep_fp32 else [])
 
 
 def convert_fp16(source: Path, target: Path) -> None:
