@@ -25,7 +25,7 @@ from service.registry import load_artifact
 from service.settings import PROJECT_ROOT
 from service.text.tokenize import TextEncoder
 from training.text.corpora import load_seed, select
-from training.text.onnx_scoring import max_window_llr, open_session
+from training.text.onnx_scoring import load_ngram, max_window_llr, ngram_offsets, open_session
 
 LOOK_ALIKES = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і"})
 TRICKS: dict[str, Callable[[str], str]] = {
@@ -53,15 +53,18 @@ def main() -> None:
     raw.no_padding()
     raw.enable_truncation(max_length=spec.max_length, stride=spec.stride)
     session = open_session(artifact.onnx_path, "text")
+    ngram = load_ngram(artifact)
     likely = artifact.card.thresholds["likely_scam"]
 
     def without_normalisation(texts: list[str]) -> np.ndarray:
+        # the n-gram half, when the model has one, also reads the raw text here
+        offsets = ngram.offsets(texts) if ngram is not None else np.zeros(len(texts))
         out = []
-        for text in texts:
+        for text, offset in zip(texts, offsets.tolist(), strict=True):
             encoding = raw.encode(text)
             windows = [np.asarray(e.ids, dtype=np.int64) for e in [encoding, *encoding.overflowing]]
             (logits,) = session.run(["logits"], encoder.collate(windows))
-            out.append(float(np.max(logits_to_llr(logits, artifact.card.calibration))))
+            out.append(float(np.max(logits_to_llr(logits, artifact.card.calibration, offset))))
         return np.array(out)
 
     rows = select(load_seed(args.seed_dir), "test")
@@ -73,7 +76,8 @@ def main() -> None:
         for label in ("scam", "legit"):
             texts = [trick(r.text) for r in rows if r.label == label]
             before = without_normalisation(texts)
-            after = max_window_llr(session, encoder, texts, artifact.card.calibration)
+            after = max_window_llr(session, encoder, texts, artifact.card.calibration,
+                                   offsets=ngram_offsets(ngram, texts))
             cells = [(float(llr_to_probability(v).mean()), float(np.mean(v >= likely))) for v in (before, after)]
             results.append({"trick": name, "label": label, "n": len(texts), "without": cells[0], "with": cells[1]})
             print(f"| {name} | {label} | {len(texts)} | " + " | ".join(f"{s:.3f} / {100 * f:.0f}%" for s, f in cells)

@@ -7,10 +7,12 @@ import numpy as np
 from service.card import Calibration, ModelCard
 
 
-def logits_to_llr(logits: np.ndarray, calibration: Calibration) -> np.ndarray:
-    """Platt-scaled logit difference. Using the difference keeps the result invariant to a shared logit offset."""
+def logits_to_llr(logits: np.ndarray, calibration: Calibration, offset: np.ndarray | float = 0.0) -> np.ndarray:
+    """Platt-scaled logit difference. Using the difference keeps the result invariant to a shared logit offset.
+
+    `offset` is added to the difference before scaling: a text model's n-gram term (service.text.ngram_model)."""
     logits = np.asarray(logits, dtype=np.float64)
-    return calibration.scale * (logits[..., 1] - logits[..., 0]) + calibration.bias
+    return calibration.scale * (logits[..., 1] - logits[..., 0] + offset) + calibration.bias
 
 
 def llr_to_probability(llr: np.ndarray | float) -> np.ndarray:

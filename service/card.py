@@ -103,6 +103,26 @@ class Variant(_Strict):
         return shards
 
 
+class NgramSpec(_Strict):
+    """The n-gram half of a text model (`service.text.ngram_model`): a TF-IDF logistic regression over hashed
+    word and character n-grams (`service.text.ngrams`). Its LLR (its own Platt `calibration`) times `weight` is
+    added to every window's logit difference before the card's calibration, so the card's thresholds were
+    fitted on exactly that sum."""
+
+    file: str = Field(pattern=r"^[^/\\]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    buckets: int = Field(ge=256, le=1 << 24)
+    weight: float = Field(gt=0, le=10)
+    calibration: Calibration
+
+    @field_validator("file")
+    @classmethod
+    def _plain_file_name(cls, file: str) -> str:
+        if ".." in file:
+            raise ValueError(f"the n-gram model must be a plain file name in the model folder, got {file!r}")
+        return file
+
+
 class ModelCard(BaseModel):
     """Known fields are validated; unknown top-level fields (notes, plots) are kept and shown by /v1/models."""
 
@@ -124,12 +144,15 @@ class ModelCard(BaseModel):
     onnx: dict[str, Any] = Field(default_factory=dict, description="opset, exporter, library versions")
     training_data: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    ngram: NgramSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCard:
         expected_input = VoiceInput if self.task == "voice" else TextInput
         if not isinstance(self.input, expected_input):
             raise ValueError(f"a {self.task} card needs a {expected_input.__name__} input spec")
+        if self.ngram is not None and self.task != "text":
+            raise ValueError("only a text card can name an n-gram model")
         if tuple(self.labels) != LABELS[self.task]:
             raise ValueError(f"labels must be {list(LABELS[self.task])} (index 1 = the positive class)")
         bands = BANDS[self.task][1:]

@@ -19,10 +19,12 @@ PROVIDERS = {
     "cpu": "CPUExecutionProvider",
 }
 
-# The artifact contract: input names, element types and rank per task; output `logits` [batch, 2].
+# The artifact contract: input names, element types and rank per task; output `logits` [batch, 2]. `text_ngram`
+# is a text model's n-gram half (service.text.ngram_model): hashed n-gram ids and their counts, padded with 0.
 EXPECTED_INPUTS = {
     "voice": {"waveform": "tensor(float)"},
     "text": {"input_ids": "tensor(int64)", "attention_mask": "tensor(int64)"},
+    "text_ngram": {"ids": "tensor(int64)", "counts": "tensor(float)"},
 }
 
 

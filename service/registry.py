@@ -32,6 +32,11 @@ class Artifact:
     def onnx_path(self) -> Path:
         return self.directory / self.card.variants[self.variant].file
 
+    @property
+    def ngram_path(self) -> Path | None:
+        """The text model's n-gram half, when its card names one (shared by all variants)."""
+        return self.directory / self.card.ngram.file if self.card.ngram is not None else None
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -92,7 +97,8 @@ def read_card(directory: Path) -> ModelCard:
 def load_artifact(directory: Path, *, variant: str = "default", task: str | None = None) -> Artifact:
     """Validate the card and check the chosen variant's hashes; the ONNX graph itself is checked by the engine.
 
-    Hashed are the variant's ONNX file and every external-data shard the card lists. That the ONNX file
+    Hashed are the variant's ONNX file, every external-data shard the card lists, and a text model's n-gram
+    model. That the ONNX file
     references no other external file is not checked here, since reading its initializers needs the `onnx`
     package, which the service does not depend on; the exporter guarantees it instead (`training.onnx_shards`
     `shards_of` must equal the card's list), and the ONNX file's own hash pins the references it makes.
@@ -125,7 +131,20 @@ def load_artifact(directory: Path, *, variant: str = "default", task: str | None
                 f"{shard_path}: sha256 {actual[:12]}... does not match the card's "
                 f"variants.{chosen}.external_data {digest[:12]}...; the file was changed or copied incompletely"
             )
+    if card.ngram is not None:
+        _check_hash(directory / card.ngram.file, card.ngram.sha256, "ngram")
     return Artifact(card=card, directory=directory, variant=chosen)
+
+
+def _check_hash(path: Path, expected: str, field: str) -> None:
+    if not path.is_file():
+        raise ModelError(f"{path.parent}: card names {path.name} in '{field}', which does not exist")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelError(
+            f"{path}: sha256 {actual[:12]}... does not match the card's {field} {expected[:12]}...; "
+            "the file was changed or copied incompletely"
+        )
 
 
 def write_card(directory: Path, card: dict[str, Any]) -> ModelCard:

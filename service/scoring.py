@@ -77,22 +77,23 @@ def content_words(text: str) -> int:
     return sum(1 for word in text.split() if sum(ch.isalpha() for ch in word) >= 2)
 
 
-def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], list[CueOut], int]:
-    """Normalise once (see service.text.normalize) for both the model's windows and the cues; both report
-    spans in the submitted text."""
+def _prepare_text(model: TextModel, text: str) -> tuple[list[TokenWindow], float, list[CueOut], int]:
+    """Normalise once (see service.text.normalize) for the model's windows, its n-gram term and the cues; windows
+    and cues report spans in the submitted text."""
     normalized = normalize(text)
     windows = model.encoder.windows(text, normalized=normalized)
+    offset = model.ngram_offset(normalized.text)
     cues = [CueOut(**cue.to_dict()) for cue in find_cues(text, normalized=normalized)]
-    return windows, cues, content_words(normalized.text)
+    return windows, offset, cues, content_words(normalized.text)
 
 
 async def score_text(model: TextModel, text: str, *, lang: str | None, deadline: float) -> TextResult:
     started = time.perf_counter()
     if not text.strip():
         raise InvalidInput("text is empty or only whitespace", code="empty_text")
-    token_windows, cues, words = await asyncio.to_thread(_prepare_text, model, text)
+    token_windows, offset, cues, words = await asyncio.to_thread(_prepare_text, model, text)
     logits = await model.infer([w.input_ids for w in token_windows], deadline=deadline)
-    llrs = logits_to_llr(logits, model.card.calibration)
+    llrs = logits_to_llr(logits, model.card.calibration, offset)
     windows = [
         TextWindowScore(char_start=w.char_start, char_end=w.char_end, score=float(llr_to_probability(llr)),
                         llr=float(llr))

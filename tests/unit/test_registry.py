@@ -121,3 +121,26 @@ def test_shard_names_must_be_plain_file_names(tmp_path: Path, name: str) -> None
 def test_cards_without_external_data_stay_valid(tmp_path: Path) -> None:
     card = load_artifact(write_voice_model(tmp_path), task="voice").card
     assert card.schema_version == 1 and card.variants["fp32"].external_data == {}
+
+
+NGRAM = {"file": "ngram.onnx", "sha256": "0" * 64, "buckets": 1024, "weight": 0.5,
+         "calibration": {"method": "platt", "scale": 1.0, "bias": 0.0}}
+
+
+@pytest.mark.parametrize(
+    ("write", "ngram", "message"),
+    [
+        (write_voice_model, NGRAM, "only a text card can name an n-gram model"),
+        (write_text_model, {**NGRAM, "file": "../ngram.onnx"}, "ngram.file"),
+        (write_text_model, {**NGRAM, "file": "sub/ngram.onnx"}, "ngram.file"),
+        (write_text_model, {**NGRAM, "weight": 0}, "ngram.weight"),
+        (write_text_model, {**NGRAM, "buckets": 7}, "ngram.buckets"),
+    ],
+)
+def test_ngram_sections_are_validated(tmp_path: Path, write, ngram: dict, message: str) -> None:
+    directory = write(tmp_path)
+    card = json.loads((directory / "card.json").read_text())
+    card["ngram"] = ngram
+    (directory / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=message):
+        read_card(directory)

@@ -47,8 +47,11 @@ def train_text_command(config_path: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--int8-keep", multiple=True, metavar="LAYER.PART",
               help="a weight MatMul the int8 variant keeps in fp32, e.g. 4.ffn_out (PART: q, k, v, attn_out, ffn_in, "
                    "ffn_out); repeatable")
+@click.option("--ngram-weight", type=click.FloatRange(min=0, min_open=True, max=10), default=None,
+              help="ship an n-gram model (TF-IDF over hashed word and character n-grams, fitted on the train split) "
+                   "and add this many times its LLR to the transformer's score [default: none]")
 def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on: str, exporter: str, force: bool,
-                ship: str | None, int8_keep: tuple[str, ...]) -> None:
+                ship: str | None, int8_keep: tuple[str, ...], ngram_weight: float | None) -> None:
     """Export a checkpoint to ONNX (fp32, int8, fp16), calibrate it and write OUT/VERSION/card.json."""
     setup_logging()
     from training.text.export import VARIANT_FILES, export_text
@@ -57,7 +60,7 @@ def export_text_command(checkpoint: Path, out: Path, version: str, calibrate_on:
     if names is not None and (not names or not set(names) <= set(VARIANT_FILES)):
         raise click.BadParameter(f"name some of {','.join(VARIANT_FILES)}, got {ship!r}", param_hint="--ship")
     result = export_text(checkpoint, out, version, calibrate_on=calibrate_on, exporter=exporter, force=force,
-                        ship=names, int8_keep=int8_keep)
+                        ship=names, int8_keep=int8_keep, ngram_weight=ngram_weight)
     card = result.card
     overall = card["metrics"]["test"]["overall"]
     click.echo(json.dumps({

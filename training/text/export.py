@@ -31,14 +31,18 @@ import torch
 from torch import nn
 
 from service import engine
-from service.registry import CARD_FILE, write_card
+from service.card import Calibration, NgramSpec
+from service.registry import CARD_FILE, sha256_file, write_card
+from service.text.ngram_model import NgramModel
+from service.text.normalize import normalize
 from service.text.tokenize import TextEncoder
 from training.helpers import build_card, open_session
 from training.onnx_shards import ship_variant
 from training.text.calibration import TextCalibration, calibrate
 from training.text.corpora import TextRow, load_corpora, select
 from training.text.evaluate import binary_metrics, evaluate_scores
-from training.text.onnx_scoring import max_window_llr
+from training.text.ngram import DEFAULT_BUCKETS, NGRAM_FILE, fit_ngram, write_onnx
+from training.text.onnx_scoring import max_window_llr, ngram_offsets
 from training.text.train import TOKENIZER_FILE, read_record
 
 log = logging.getLogger(__name__)
@@ -202,11 +206,15 @@ def export_text(
     force: bool = False,
     ship: Sequence[str] | None = None,
     int8_keep: Sequence[str] = (),
+    ngram_weight: float | None = None,
+    ngram_buckets: int = DEFAULT_BUCKETS,
 ) -> ExportResult:
     """Export, check, calibrate and write the card; refuses to overwrite a version unless `force`.
 
     `ship` names the variants to ship among those that pass their checks (default: all that pass). `int8_keep`
-    names MatMuls the int8 variant keeps in fp32 (`quantize_int8`); the card records them.
+    names MatMuls the int8 variant keeps in fp32 (`quantize_int8`); the card records them. With `ngram_weight`,
+    an n-gram model (`training.text.ngram`) is fitted on the train split and shipped beside the transformer, and
+    calibration, thresholds and test figures are those of the sum the service computes.
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -218,7 +226,7 @@ def export_text(
     if (directory / CARD_FILE).exists() and not force:
         raise FileExistsError(f"{directory} already holds a model; choose another version or pass --force")
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in [*VARIANT_FILES.values(), TOKENIZER_FILE, CARD_FILE]:
+    for stale in [*VARIANT_FILES.values(), TOKENIZER_FILE, CARD_FILE, NGRAM_FILE]:
         (directory / stale).unlink(missing_ok=True)
     for file in VARIANT_FILES.values():
         for shard in directory.glob(f"{Path(file).stem}.data-*"):
@@ -244,14 +252,25 @@ def export_text(
         raise RuntimeError(f"fp32 ONNX logits differ from PyTorch by {parity['fp32']['max_abs_diff']:.2e} "
                            f"(limit {FP32_TOLERANCE:.0e})")
 
+    ngram_card: dict[str, Any] | None = None
+    ngram_fit: dict[str, Any] = {}
+    dev_offsets = test_offsets = None
+    if ngram_weight is not None:
+        ngram_card = _export_ngram(directory, select(rows, "train"), calibration_rows, weight=ngram_weight,
+                                   buckets=ngram_buckets)
+        ngram_fit = ngram_card.pop("fit")
+        ngram = NgramModel(directory / NGRAM_FILE, NgramSpec.model_validate(ngram_card))
+        dev_offsets = ngram_offsets(ngram, [r.text for r in calibration_rows])
+        test_offsets = ngram_offsets(ngram, [r.text for r in test_rows])
+
     # Calibration on the fp32 graph's service-path scores; every variant is judged with it on test.
-    raw = max_window_llr(sessions["fp32"], encoder, [r.text for r in calibration_rows])
+    raw = max_window_llr(sessions["fp32"], encoder, [r.text for r in calibration_rows], offsets=dev_offsets)
     fitted = calibrate([r.y for r in calibration_rows], raw)
     test_labels = [r.y for r in test_rows]
     # Test F1 for fp32 (the reference) and the variants asked for; one not asked for is never shipped, so scoring
     # the test split with it (fp16 is slow on a CPU) would only cost time.
     # Each variant scored as the service will run it (int8 one window per call: engine.runs_per_item).
-    test_llr = {name: fitted.llr(max_window_llr(session, encoder, [r.text for r in test_rows],
+    test_llr = {name: fitted.llr(max_window_llr(session, encoder, [r.text for r in test_rows], offsets=test_offsets,
                                                 batch_size=1 if engine.runs_per_item(name) else 32))
                 for name, session in sessions.items() if name == "fp32" or name in wanted}
     test_f1 = {name: binary_metrics(test_labels, llr, fitted.thresholds["likely_scam"])["f1"] or 0.0
@@ -285,8 +304,35 @@ def export_text(
                  "variant": default, "calibrated_on": calibrate_on},
         max_length=config.max_length, stride=config.stride,
     )
+    if ngram_card is not None:
+        card["ngram"] = ngram_card
+        card["training_data"]["ngram"] = ngram_fit
     write_card(directory, card)
     return ExportResult(directory=directory, card=card)
+
+
+def _export_ngram(directory: Path, train_rows: Sequence[TextRow], calibration_rows: Sequence[TextRow], *,
+                  weight: float, buckets: int) -> dict[str, Any]:
+    """Fit the n-gram model on every train text, write `ngram.onnx`, check it against scikit-learn's scores and
+    calibrate it (Platt) on the calibration split; returns the card's `ngram` section."""
+    train_texts = [normalize(r.text).text for r in train_rows]
+    fit = fit_ngram(train_texts, [r.y for r in train_rows], buckets=buckets)
+    path = directory / NGRAM_FILE
+    write_onnx(fit, path)
+    dev_texts = [normalize(r.text).text for r in calibration_rows]
+    dev_raw = fit.decision(dev_texts)
+    calibration = calibrate([r.y for r in calibration_rows], dev_raw).card_calibration()
+    spec = NgramSpec(file=NGRAM_FILE, sha256=sha256_file(path), buckets=buckets, weight=weight,
+                     calibration=Calibration(scale=1.0, bias=0.0))
+    onnx_raw = NgramModel(path, spec).llr(dev_texts[:256])
+    max_diff = float(np.max(np.abs(onnx_raw - dev_raw[:256]))) if dev_texts else 0.0
+    if max_diff > FP32_TOLERANCE:
+        raise RuntimeError(f"the n-gram graph differs from scikit-learn by {max_diff:.2e} (limit {FP32_TOLERANCE:.0e})")
+    log.info("n-gram model: %d train texts, %d buckets per analyzer, weight %s, parity %.1e",
+             len(train_texts), buckets, weight, max_diff)
+    return {"file": NGRAM_FILE, "sha256": spec.sha256, "buckets": buckets, "weight": weight,
+            "calibration": calibration,
+            "fit": {"train_texts": len(train_texts), "max_abs_diff_vs_sklearn": max_diff}}
 
 
 def _text_card(

@@ -17,7 +17,9 @@ import onnxruntime as ort
 from service import engine
 from service.calibration import logits_to_llr
 from service.card import Calibration, TextInput
-from service.registry import load_artifact
+from service.registry import Artifact, load_artifact
+from service.text.ngram_model import NgramModel
+from service.text.normalize import normalize
 from service.text.tokenize import TextEncoder
 from training.helpers import open_session
 
@@ -53,14 +55,30 @@ def max_window_llr(
     texts: Sequence[str],
     calibration: Calibration = IDENTITY,
     *,
+    offsets: np.ndarray | None = None,
     batch_size: int = 32,
 ) -> np.ndarray:
-    """One LLR per text: the highest over its windows (with IDENTITY, the highest raw logit difference)."""
+    """One LLR per text: the highest over its windows (with IDENTITY, the highest raw logit difference).
+    `offsets` (one per text, `ngram_offsets`) are added to each window's logit difference, as the service does."""
     logits, owners = window_logits(session, encoder, texts, batch_size=batch_size)
-    llrs = logits_to_llr(logits, calibration)
+    llrs = logits_to_llr(logits, calibration, 0.0 if offsets is None else np.asarray(offsets)[owners])
     scores = np.full(len(texts), -np.inf)
     np.maximum.at(scores, owners, llrs)
     return scores
+
+
+def ngram_offsets(model: NgramModel | None, texts: Sequence[str], *, chunk: int = 256) -> np.ndarray | None:
+    """The n-gram term of each text (None without an n-gram model), from the normalised text as in the service."""
+    if model is None:
+        return None
+    normalized = [normalize(text).text for text in texts]
+    parts = [model.offsets(normalized[i : i + chunk]) for i in range(0, len(normalized), chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def load_ngram(artifact: Artifact) -> NgramModel | None:
+    path = artifact.ngram_path
+    return NgramModel(path, artifact.card.ngram) if path is not None and artifact.card.ngram is not None else None
 
 
 def score_artifact(
@@ -74,4 +92,5 @@ def score_artifact(
     session = open_session(artifact.onnx_path, "text", providers=providers)
     # scored as the service scores them: a dynamically quantised variant one window per call
     per_item = engine.runs_per_item(artifact.card.variants[artifact.variant].precision)
-    return max_window_llr(session, encoder, texts, artifact.card.calibration, batch_size=1 if per_item else 32)
+    return max_window_llr(session, encoder, texts, artifact.card.calibration,
+                          offsets=ngram_offsets(load_ngram(artifact), texts), batch_size=1 if per_item else 32)

@@ -34,7 +34,7 @@ from training.text.export import (
     quantize_int8,
     weight_matmuls,
 )
-from training.text.onnx_scoring import score_artifact
+from training.text.onnx_scoring import max_window_llr, score_artifact
 from training.text.train import TextTrainConfig, resolve_base_model
 
 LONG_TEXT = " ".join(["Hello, shall we have dinner tonight at 8?"] * 6 + ["Your account is blocked. Transfer "
@@ -312,3 +312,65 @@ def test_eval_command_reports_the_model_and_the_baseline(run: Run) -> None:
     markdown = (run.report_dir / "report.md").read_text()
     assert "| tfidf_baseline | all | 12 | 6 |" in markdown
     assert markdown in run.eval_output
+
+
+# ---------------------------------------------------------------- the n-gram half
+
+
+@pytest.fixture(scope="module")
+def ngram_model_dir(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    models = tmp_path_factory.mktemp("ngram_models") / "text"
+    invoke("export", "text", "--checkpoint", str(run.checkpoint), "--out", str(models), "--version", "0.1.0",
+           "--ship", "fp32", "--ngram-weight", "0.5")
+    return models / "0.1.0"
+
+
+def test_export_with_an_ngram_weight_ships_a_hashed_ngram_model(ngram_model_dir: Path) -> None:
+    card = read_card(ngram_model_dir)
+    assert card.ngram is not None and card.ngram.weight == 0.5 and card.ngram.file == "ngram.onnx"
+    assert card.ngram.sha256 == sha256_file(ngram_model_dir / "ngram.onnx")
+    assert card.training_data["ngram"]["max_abs_diff_vs_sklearn"] <= FP32_TOLERANCE
+    assert card.training_data["ngram"]["train_texts"] > 0
+    artifact = load_artifact(ngram_model_dir, task="text")
+    assert artifact.ngram_path == ngram_model_dir / "ngram.onnx"
+
+
+def test_a_tampered_ngram_model_is_refused(ngram_model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for file in ngram_model_dir.iterdir():
+        (copy / file.name).write_bytes(file.read_bytes())
+    with (copy / "ngram.onnx").open("r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\0\0\0\1")
+    with pytest.raises(ModelError, match="ngram.onnx: sha256"):
+        load_artifact(copy, task="text")
+    (copy / "ngram.onnx").unlink()
+    with pytest.raises(ModelError, match="ngram.onnx in 'ngram', which does not exist"):
+        load_artifact(copy, task="text")
+
+
+async def test_service_adds_the_ngram_term_as_the_evaluation_does(run: Run, ngram_model_dir: Path) -> None:
+    from service.loaded_models import load_text
+    from service.scoring import score_text
+    from service.text.normalize import normalize
+
+    model = load_text(Settings(models_dir=ngram_model_dir.parents[1], auth_disabled=True, max_batch=4,
+                               text_version="0.1.0", variant="fp32"))
+    model.batcher.start()
+    try:
+        texts = [LONG_TEXT, "Guaranteed 40 percent weekly returns with our AI crypto trading bot."]
+        results = [await score_text(model, t, lang="en", deadline=time.monotonic() + 30) for t in texts]
+    finally:
+        await model.batcher.close()
+    expected = score_artifact(ngram_model_dir, texts, variant="fp32")
+    # relative: on 72 separable texts Platt's scale is large, and float32 logits carry ~1e-7 relative noise
+    assert [r.llr for r in results] == pytest.approx(expected.tolist(), rel=1e-6, abs=1e-5)
+    # the LLR is the card's calibration of (highest window logit difference + weight x n-gram LLR)
+    offsets = np.asarray([model.ngram_offset(normalize(t).text) for t in texts])
+    assert np.all(np.abs(offsets) > 1e-3)
+    encoder = TextEncoder(ngram_model_dir / "tokenizer.json", max_length=32, stride=8)
+    raw = max_window_llr(open_session(ngram_model_dir / "model.onnx", "text"), encoder, texts)
+    cal = read_card(ngram_model_dir).calibration
+    assert [r.llr for r in results] == pytest.approx((cal.scale * (raw + offsets) + cal.bias).tolist(),
+                                                     rel=1e-6, abs=1e-5)
