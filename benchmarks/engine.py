@@ -70,14 +70,17 @@ def cpu_session_factory(providers: Sequence[str] = ("cpu",)) -> SessionFactory:
     return make
 
 
-def text_windows(encoder: TextEncoder, count: int = 256) -> list[np.ndarray]:
+def _bench_texts(count: int = 256) -> list[str]:
     try:
         from training.text.corpora import load_seed
 
-        texts = [r.text for r in load_seed(SEED_TEXTS)][:count]
+        return [r.text for r in load_seed(SEED_TEXTS)][:count]
     except (ImportError, FileNotFoundError, ValueError):
-        texts = list(FALLBACK_TEXTS)
-    return [encoder.windows(t)[0].input_ids for t in texts]
+        return list(FALLBACK_TEXTS)
+
+
+def text_windows(encoder: TextEncoder, count: int = 256) -> list[np.ndarray]:
+    return [encoder.windows(t)[0].input_ids for t in _bench_texts(count)]
 
 
 def voice_inputs(card: ModelCard, batches: Sequence[int]) -> dict[int, np.ndarray]:
@@ -241,6 +244,8 @@ def bench_model(
                     log.info("%s %s t%d b%d p50 %.2f ms", label, subject.engine, n_threads, batch, t["p50"])
         if task == "voice":
             rows.append(_speech_gate_row(card, label, runs, budget_s))
+        elif card.ngram is not None:
+            rows.append(_ngram_row(directory, card, label, runs, budget_s))
     return {"model": label, "task": task, "eager": eager_note if eager_model is not None else None,
             "rows": rows, "skipped": skipped}
 
@@ -256,6 +261,23 @@ def _speech_gate_row(card: ModelCard, label: str, runs: int, budget_s: float) ->
             "threads": 1, "batch": 1, "p50_ms": t["p50"], "p95_ms": t["p95"], "p99_ms": t["p99"],
             "mean_ms": t["mean"], "n": t["n"], "per_item_ms": t["p50"], "items_per_s": 1000.0 / t["p50"],
             "x_eager": None, "rtf": t["p50"] / (1000.0 * spec.window_s)}
+
+
+def _ngram_row(directory: Path, card: ModelCard, label: str, runs: int, budget_s: float) -> dict[str, Any]:
+    """The text model's n-gram half per text, features included: the service runs it once per text beside the
+    transformer's windows."""
+    from service.text.ngram_model import NgramModel
+    from service.text.normalize import normalize
+
+    assert card.ngram is not None
+    model = NgramModel(directory / card.ngram.file, card.ngram)
+    texts = [normalize(t).text for t in _bench_texts()][:64]
+    t = time_calls(lambda: [model.llr([text]) for text in texts], runs=runs, budget_s=budget_s)
+    per_text = t["p50"] / len(texts)
+    return {"model": label, "task": "text", "engine": "n-gram half (features + onnx), per text", "provider": "cpu",
+            "threads": 1, "batch": 1, "p50_ms": per_text, "p95_ms": t["p95"] / len(texts),
+            "p99_ms": t["p99"] / len(texts), "mean_ms": t["mean"] / len(texts), "n": t["n"],
+            "per_item_ms": per_text, "items_per_s": 1000.0 / per_text, "x_eager": None}
 
 
 def row_key(row: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ check that the service returns what the graph computes, not just that it returns
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,21 @@ def write_text_model(models_dir: Path, *, name: str = "text", version: str = "0.
     write_card(directory, _card("text", name, version, "model.onnx", hashlib.sha256(data).hexdigest(),
                                 input={"tokenizer": "tokenizer.json", "max_length": TEXT_MAX_LENGTH,
                                        "stride": TEXT_STRIDE}))
+    return directory
+
+
+def add_ngram(directory: Path, *, weight: float = 0.5, buckets: int = 256) -> Path:
+    """Give a text model folder an n-gram half (random weights, the real graph of training.text.ngram)."""
+    from training.text.ngram import NgramFit, write_onnx
+
+    rng = np.random.default_rng(3)
+    fit = NgramFit(buckets=buckets, idf=np.ones(2 * buckets), coef=rng.normal(0, 1, 2 * buckets), intercept=0.0)
+    write_onnx(fit, directory / "ngram.onnx")
+    card = json.loads((directory / "card.json").read_text())
+    digest = hashlib.sha256((directory / "ngram.onnx").read_bytes()).hexdigest()
+    card["ngram"] = {"file": "ngram.onnx", "sha256": digest, "buckets": buckets, "weight": weight,
+                     "calibration": {"method": "platt", "scale": 1.0, "bias": 0.0}}
+    write_card(directory, card)
     return directory
 
 

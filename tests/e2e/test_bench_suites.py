@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from benchmarks.cli import bench
 from tests.audiokit import loud_speech, speech
-from tests.modelkit import write_models
+from tests.modelkit import add_ngram, write_models, write_text_model
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +64,16 @@ def test_engine_times_every_variant_and_batch_and_compare_flags_a_slowdown(model
     (tmp_path / "slow.json").write_text(json.dumps(slow))
     compared = CliRunner().invoke(bench, ["compare", str(out / "engine.json"), str(tmp_path / "slow.json")])
     assert compared.exit_code == 1 and "REGRESSION" in compared.output
+
+
+def test_engine_times_a_text_models_ngram_half_per_text(tmp_path: Path) -> None:
+    model = add_ngram(write_text_model(tmp_path / "models", version="0.0.2"))
+    out = tmp_path / "engine"
+    _invoke("engine", "--model", str(model), "--batch", "1", "--runs", "3", "--budget-s", "0.2",
+            "--no-eager", "--out", str(out))
+    rows = [r for m in _load(out / "engine.json")["results"] for r in m["rows"]]
+    (ngram,) = [r for r in rows if r["engine"].startswith("n-gram half")]
+    assert ngram["model"] == "text 0.0.2" and 0 < ngram["p50_ms"] <= ngram["p99_ms"]
 
 
 def test_http_drives_the_real_server_and_the_stream(models: Path, tmp_path: Path) -> None:
