@@ -20,8 +20,9 @@ def test_a_text_scores_the_same_alone_and_beside_a_longer_one() -> None:
     assert batched.shape == (3, 2)
     np.testing.assert_array_equal(batched[1], alone[0])
     # what the variant does when one call holds both: the reason for running items one by one
+    # (by 1e-3 of a logit with text 1.5.0 and these two texts; by 0.1 with some pairs: see engine.runs_per_item)
     together = model._run_call([short, long])
-    assert not np.allclose(together[0], alone[0], atol=1e-3)
+    assert np.abs(together[0] - alone[0]).max() > 1e-4
 
 
 def test_an_fp32_voice_window_is_batched_and_scores_the_same_up_to_summation_order() -> None:
