@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -283,19 +284,28 @@ def test_export_refuses_unknown_variants_to_ship(run: Run, tmp_path: Path) -> No
 # ---------------------------------------------------------------- the service and the evaluation agree
 
 
-async def test_service_scores_texts_as_the_evaluation_does(run: Run) -> None:
+SERVICE_TEXTS = [LONG_TEXT, "Guaranteed 40 percent weekly returns with our AI crypto trading bot."]
+
+
+async def score_with_service(models_dir: Path, version: str = "latest") -> tuple[Any, list[Any]]:
+    """The fp32 variant through the service's own scoring path: int8 activations are quantised with ranges taken
+    over the whole batch, so an int8 score moves a little with whatever else is in the batch, and the service
+    and the evaluation batch differently."""
     from service.loaded_models import load_text
     from service.scoring import score_text
 
-    # fp32: int8 activations are quantised with ranges taken over the whole batch, so an int8 score moves a
-    # little with whatever else is in the batch, and the two paths batch differently.
-    model = load_text(Settings(models_dir=run.models, auth_disabled=True, max_batch=4, variant="fp32"))
+    model = load_text(Settings(models_dir=models_dir, auth_disabled=True, max_batch=4, text_version=version,
+                               variant="fp32"))
     model.batcher.start()
     try:
-        texts = [LONG_TEXT, "Guaranteed 40 percent weekly returns with our AI crypto trading bot."]
-        results = [await score_text(model, t, lang="en", deadline=time.monotonic() + 30) for t in texts]
+        return model, [await score_text(model, t, lang="en", deadline=time.monotonic() + 30) for t in SERVICE_TEXTS]
     finally:
         await model.batcher.close()
+
+
+async def test_service_scores_texts_as_the_evaluation_does(run: Run) -> None:
+    _, results = await score_with_service(run.models)
+    texts = SERVICE_TEXTS
     assert len(results[0].windows) > 1
     expected = score_artifact(run.model_dir, texts, variant="fp32")
     assert [r.llr for r in results] == pytest.approx(expected.tolist(), abs=1e-5)
@@ -351,18 +361,10 @@ def test_a_tampered_ngram_model_is_refused(ngram_model_dir: Path, tmp_path: Path
 
 
 async def test_service_adds_the_ngram_term_as_the_evaluation_does(run: Run, ngram_model_dir: Path) -> None:
-    from service.loaded_models import load_text
-    from service.scoring import score_text
     from service.text.normalize import normalize
 
-    model = load_text(Settings(models_dir=ngram_model_dir.parents[1], auth_disabled=True, max_batch=4,
-                               text_version="0.1.0", variant="fp32"))
-    model.batcher.start()
-    try:
-        texts = [LONG_TEXT, "Guaranteed 40 percent weekly returns with our AI crypto trading bot."]
-        results = [await score_text(model, t, lang="en", deadline=time.monotonic() + 30) for t in texts]
-    finally:
-        await model.batcher.close()
+    model, results = await score_with_service(ngram_model_dir.parents[1], "0.1.0")
+    texts = SERVICE_TEXTS
     expected = score_artifact(ngram_model_dir, texts, variant="fp32")
     # relative: on 72 separable texts Platt's scale is large, and float32 logits carry ~1e-7 relative noise
     assert [r.llr for r in results] == pytest.approx(expected.tolist(), rel=1e-6, abs=1e-5)
