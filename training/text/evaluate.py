@@ -199,7 +199,8 @@ def evaluate_text(
     corpora: Mapping[str, Path | None] | None = None,
 ) -> dict[str, Any]:
     """Score `split` with the exported model (service path, card calibration and thresholds) and with the
-    TF-IDF baseline (fitted on train, calibrated on dev like the exporter calibrates); return the report.
+    TF-IDF baseline (fitted on train, calibrated on dev like the exporter calibrates); for a model with an n-gram
+    half, also its transformer alone (calibrated on dev the same way); return the report.
 
     Corpora default to those the card says the model was trained on, so the splits are the training run's.
     """
@@ -224,16 +225,26 @@ def evaluate_text(
     baseline_llr = baseline_cal.llr(baseline.scores(texts))
 
     model_name = f"{card.name}-{card.version}:{artifact.variant}"
+    systems = {
+        model_name: evaluate_scores(evaluated, model_llr, card.thresholds),
+        "tfidf_baseline": evaluate_scores(evaluated, baseline_llr, baseline_cal.thresholds),
+    }
+    scores = {model_name: model_llr, "tfidf_baseline": baseline_llr}
+    if card.ngram is not None:
+        # What the n-gram half adds: the same transformer without it, calibrated on dev the way the exporter does.
+        alone_name = f"{model_name} transformer only"
+        alone_cal = calibrate([r.y for r in dev_rows], score_artifact(
+            model_dir, [r.text for r in dev_rows], variant=artifact.variant, transformer_only=True))
+        scores[alone_name] = alone_cal.llr(score_artifact(model_dir, texts, variant=artifact.variant,
+                                                          transformer_only=True))
+        systems[alone_name] = evaluate_scores(evaluated, scores[alone_name], alone_cal.thresholds)
     return {
-        "scores": score_rows(evaluated, {model_name: model_llr, "tfidf_baseline": baseline_llr}),
+        "scores": score_rows(evaluated, scores),
         "split": split,
         "model": {"directory": str(model_dir), "name": card.name, "version": card.version,
                   "variant": artifact.variant, "thresholds": dict(card.thresholds)},
         "corpora": {k: str(v) for k, v in sources.items() if v},
         "sizes": summarise(rows),
         "baseline": {"calibration": baseline_cal.card_calibration(), "thresholds": baseline_cal.thresholds},
-        "systems": {
-            model_name: evaluate_scores(evaluated, model_llr, card.thresholds),
-            "tfidf_baseline": evaluate_scores(evaluated, baseline_llr, baseline_cal.thresholds),
-        },
+        "systems": systems,
     }

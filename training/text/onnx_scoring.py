@@ -82,15 +82,21 @@ def load_ngram(artifact: Artifact) -> NgramModel | None:
 
 
 def score_artifact(
-    directory: Path, texts: Sequence[str], *, variant: str = "default", providers: Sequence[str] = ("cpu",)
+    directory: Path, texts: Sequence[str], *, variant: str = "default", providers: Sequence[str] = ("cpu",),
+    transformer_only: bool = False,
 ) -> np.ndarray:
-    """Calibrated LLRs of `texts` from an exported model folder, loaded and hash-checked like the service does."""
+    """Calibrated LLRs of `texts` from an exported model folder, loaded and hash-checked like the service does.
+
+    `transformer_only`: the highest raw window logit difference, without the card's calibration or an n-gram
+    term (to measure what a model's n-gram half adds; `evaluate.evaluate_text`)."""
     artifact = load_artifact(directory, variant=variant, task="text")
     spec = artifact.card.input
     assert isinstance(spec, TextInput)
     encoder = TextEncoder(directory / spec.tokenizer, max_length=spec.max_length, stride=spec.stride)
     session = open_session(artifact.onnx_path, "text", providers=providers)
     # scored as the service scores them: a dynamically quantised variant one window per call
-    per_item = engine.runs_per_item(artifact.card.variants[artifact.variant].precision)
+    batch_size = 1 if engine.runs_per_item(artifact.card.variants[artifact.variant].precision) else 32
+    if transformer_only:
+        return max_window_llr(session, encoder, texts, batch_size=batch_size)
     return max_window_llr(session, encoder, texts, artifact.card.calibration,
-                          offsets=ngram_offsets(load_ngram(artifact), texts), batch_size=1 if per_item else 32)
+                          offsets=ngram_offsets(load_ngram(artifact), texts), batch_size=batch_size)

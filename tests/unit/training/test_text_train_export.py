@@ -376,3 +376,18 @@ async def test_service_adds_the_ngram_term_as_the_evaluation_does(run: Run, ngra
     cal = read_card(ngram_model_dir).calibration
     assert [r.llr for r in results] == pytest.approx((cal.scale * (raw + offsets) + cal.bias).tolist(),
                                                      rel=1e-6, abs=1e-5)
+
+
+def test_eval_reports_what_the_ngram_half_adds(ngram_model_dir: Path, run: Run) -> None:
+    from training.text.evaluate import evaluate_text
+
+    report = evaluate_text(ngram_model_dir, corpora={"seed_dir": run.seed_dir})
+    name = "text-0.1.0:fp32"
+    assert set(report["systems"]) == {name, "tfidf_baseline", f"{name} transformer only"}
+    both, alone = report["systems"][name], report["systems"][f"{name} transformer only"]
+    assert both["overall"]["n"] == alone["overall"]["n"] == 12
+    # the transformer-only scores are those of the model without the n-gram offset, calibrated anew
+    raw = score_artifact(ngram_model_dir, [LONG_TEXT], variant="fp32", transformer_only=True)
+    plain = score_artifact(run.model_dir, [LONG_TEXT], variant="fp32")
+    cal = read_card(run.model_dir).calibration
+    assert float(cal.scale * raw[0] + cal.bias) == pytest.approx(float(plain[0]), rel=1e-6, abs=1e-5)
