@@ -37,10 +37,14 @@ class RunScores:
 
 
 def read_run(run_dir: Path, system: str | None = None) -> RunScores:
-    """The model's scores of one `nepcheck eval text --out` folder (or the baseline's, with system="tfidf_baseline")."""
+    """The model's scores of one `nepcheck eval text --out` folder, or another system's in it ("tfidf_baseline",
+    "<model> transformer only"), each at its own thresholds."""
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    name = system or next(s for s in report["systems"] if s != "tfidf_baseline")
-    thresholds = report["baseline"]["thresholds"] if name == "tfidf_baseline" else report["model"]["thresholds"]
+    name = system or next(iter(report["systems"]))
+    if name not in report["systems"]:
+        raise ValueError(f"{run_dir}: no system {name!r} in the report (has {sorted(report['systems'])})")
+    overall = report["systems"][name]["overall"]  # each system's figures name the threshold they were read at
+    thresholds = {band: overall[f"at_{band}"]["threshold"] for band in BANDS}
     llr: dict[str, float] = {}
     rows: dict[str, dict[str, str]] = {}
     with (run_dir / "scores.csv").open(encoding="utf-8") as handle:

@@ -88,3 +88,19 @@ def test_eval_report_writes_per_text_scores(tmp_path: Path) -> None:
     assert header == "key,source,lang,kind,family,label,m,tfidf_baseline"
     assert "scores" not in json.loads((tmp_path / "run" / "report.json").read_text())
     assert read_run(tmp_path / "run", "tfidf_baseline").llr[text_key(rows[2])] == -1.5
+
+
+def test_every_system_is_read_at_its_own_thresholds(tmp_path: Path) -> None:
+    rows = _rows()
+    llr = np.array([1.0] * 20 + [-1.0] * 20)
+    own = {"inconclusive": -3.0, "likely_scam": 1.5, "scam": 2.5}  # stricter than the model's card
+    report = {"split": "test", "model": {"thresholds": THRESHOLDS}, "baseline": {"thresholds": THRESHOLDS},
+              "systems": {"m-1": evaluate_scores(rows, llr, THRESHOLDS),
+                          "m-1 transformer only": evaluate_scores(rows, llr, own)},
+              "scores": score_rows(rows, {"m-1": llr, "m-1 transformer only": llr})}
+    write_report(report, tmp_path / "run")
+    alone = read_run(tmp_path / "run", "m-1 transformer only")
+    assert alone.thresholds == {"likely_scam": 1.5, "scam": 2.5}
+    assert read_run(tmp_path / "run", None).thresholds == {"likely_scam": 0.0, "scam": 2.0}
+    with pytest.raises(ValueError, match="no system 'other'"):
+        read_run(tmp_path / "run", "other")
