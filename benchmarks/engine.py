@@ -245,7 +245,7 @@ def bench_model(
         if task == "voice":
             rows.append(_speech_gate_row(card, label, runs, budget_s))
         elif card.ngram is not None:
-            rows.append(_ngram_row(directory, card, label, runs, budget_s))
+            rows.append(_ngram_row(directory, label, runs, budget_s))
     return {"model": label, "task": task, "eager": eager_note if eager_model is not None else None,
             "rows": rows, "skipped": skipped}
 
@@ -263,14 +263,14 @@ def _speech_gate_row(card: ModelCard, label: str, runs: int, budget_s: float) ->
             "x_eager": None, "rtf": t["p50"] / (1000.0 * spec.window_s)}
 
 
-def _ngram_row(directory: Path, card: ModelCard, label: str, runs: int, budget_s: float) -> dict[str, Any]:
+def _ngram_row(directory: Path, label: str, runs: int, budget_s: float) -> dict[str, Any]:
     """The text model's n-gram half per text, features included: the service runs it once per text beside the
     transformer's windows."""
     from service.text.ngram_model import NgramModel
     from service.text.normalize import normalize
 
-    assert card.ngram is not None
-    model = NgramModel(directory / card.ngram.file, card.ngram)
+    model = NgramModel.of(load_artifact(directory))
+    assert model is not None
     texts = [normalize(t).text for t in _bench_texts()][:64]
     t = time_calls(lambda: [model.llr([text]) for text in texts], runs=runs, budget_s=budget_s)
     per_text = t["p50"] / len(texts)

@@ -23,9 +23,10 @@ from service.calibration import llr_to_probability, logits_to_llr
 from service.card import TextInput
 from service.registry import load_artifact
 from service.settings import PROJECT_ROOT
+from service.text.ngram_model import NgramModel
 from service.text.tokenize import TextEncoder
 from training.text.corpora import load_seed, select
-from training.text.onnx_scoring import load_ngram, max_window_llr, ngram_offsets, open_session
+from training.text.onnx_scoring import max_window_llr, ngram_offsets, open_session
 
 LOOK_ALIKES = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і"})
 TRICKS: dict[str, Callable[[str], str]] = {
@@ -53,7 +54,7 @@ def main() -> None:
     raw.no_padding()
     raw.enable_truncation(max_length=spec.max_length, stride=spec.stride)
     session = open_session(artifact.onnx_path, "text")
-    ngram = load_ngram(artifact)
+    ngram = NgramModel.of(artifact)
     likely = artifact.card.thresholds["likely_scam"]
 
     def without_normalisation(texts: list[str]) -> np.ndarray:

@@ -81,6 +81,13 @@ class Calibration(_Strict):
         return self
 
 
+def _plain_file_name(name: str, what: str) -> str:
+    # Files are read from the model folder; a path could point the service at any file on the machine.
+    if not name or "/" in name or "\\" in name or ".." in name:
+        raise ValueError(f"{what} must be plain file names in the model folder, got {name!r}")
+    return name
+
+
 class Variant(_Strict):
     """One ONNX file of the model; `external_data` hashes the weight shards it references (shard file -> sha256).
 
@@ -96,10 +103,8 @@ class Variant(_Strict):
     @field_validator("external_data")
     @classmethod
     def _plain_file_names(cls, shards: dict[str, str]) -> dict[str, str]:
-        # Shards are read from the model folder; a path could point the service at any file on the machine.
         for name in shards:
-            if not name or "/" in name or "\\" in name or ".." in name:
-                raise ValueError(f"external_data names must be plain file names in the model folder, got {name!r}")
+            _plain_file_name(name, "external_data names")
         return shards
 
 
@@ -109,7 +114,7 @@ class NgramSpec(_Strict):
     added to every window's logit difference before the card's calibration, so the card's thresholds were
     fitted on exactly that sum."""
 
-    file: str = Field(pattern=r"^[^/\\]+$")
+    file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     buckets: int = Field(ge=256, le=1 << 24)
     weight: float = Field(gt=0, le=10)
@@ -117,10 +122,8 @@ class NgramSpec(_Strict):
 
     @field_validator("file")
     @classmethod
-    def _plain_file_name(cls, file: str) -> str:
-        if ".." in file:
-            raise ValueError(f"the n-gram model must be a plain file name in the model folder, got {file!r}")
-        return file
+    def _plain_file(cls, file: str) -> str:
+        return _plain_file_name(file, "n-gram model files")
 
 
 class ModelCard(BaseModel):

@@ -134,8 +134,7 @@ class TextModel(_LoadedModel):
         self.encoder = TextEncoder(
             artifact.directory / self.spec.tokenizer, max_length=self.spec.max_length, stride=self.spec.stride
         )
-        ngram_path = artifact.ngram_path
-        self.ngram = NgramModel(ngram_path, self.card.ngram) if ngram_path and self.card.ngram else None
+        self.ngram = NgramModel.of(artifact)
 
     def ngram_offset(self, normalized_text: str) -> float:
         """The n-gram term added to each window's logit difference (0 without an n-gram model). Blocking: runs

@@ -98,10 +98,10 @@ def load_artifact(directory: Path, *, variant: str = "default", task: str | None
     """Validate the card and check the chosen variant's hashes; the ONNX graph itself is checked by the engine.
 
     Hashed are the variant's ONNX file, every external-data shard the card lists, and a text model's n-gram
-    model. That the ONNX file
-    references no other external file is not checked here, since reading its initializers needs the `onnx`
-    package, which the service does not depend on; the exporter guarantees it instead (`training.onnx_shards`
-    `shards_of` must equal the card's list), and the ONNX file's own hash pins the references it makes.
+    model. That the ONNX file references no other external file is not checked here, since reading its
+    initializers needs the `onnx` package, which the service does not depend on; the exporter guarantees it
+    instead (`training.onnx_shards` `shards_of` must equal the card's list), and the ONNX file's own hash pins
+    the references it makes.
     """
     card = read_card(directory)
     if task is not None and card.task != task:
@@ -110,35 +110,18 @@ def load_artifact(directory: Path, *, variant: str = "default", task: str | None
     if chosen not in card.variants:
         raise ModelError(f"{directory}: variant '{chosen}' is not in the card (has {sorted(card.variants)})")
     spec: Variant = card.variants[chosen]
-    onnx_path = directory / spec.file
-    if not onnx_path.is_file():
-        raise ModelError(f"{directory}: card names {spec.file} for variant '{chosen}', which does not exist")
-    actual = sha256_file(onnx_path)
-    if actual != spec.sha256:
-        raise ModelError(
-            f"{onnx_path}: sha256 {actual[:12]}... does not match the card's {spec.sha256[:12]}...; "
-            "the file was changed or copied incompletely"
-        )
+    _check_hash(directory / spec.file, spec.sha256, f"variants.{chosen}")
     for shard, digest in sorted(spec.external_data.items()):
-        shard_path = directory / shard
-        if not shard_path.is_file():
-            raise ModelError(
-                f"{directory}: card names {shard} in variants.{chosen}.external_data, which does not exist"
-            )
-        actual = sha256_file(shard_path)
-        if actual != digest:
-            raise ModelError(
-                f"{shard_path}: sha256 {actual[:12]}... does not match the card's "
-                f"variants.{chosen}.external_data {digest[:12]}...; the file was changed or copied incompletely"
-            )
+        _check_hash(directory / shard, digest, f"variants.{chosen}.external_data")
     if card.ngram is not None:
         _check_hash(directory / card.ngram.file, card.ngram.sha256, "ngram")
     return Artifact(card=card, directory=directory, variant=chosen)
 
 
 def _check_hash(path: Path, expected: str, field: str) -> None:
+    """`field` is where the card names the file, e.g. variants.int8.external_data."""
     if not path.is_file():
-        raise ModelError(f"{path.parent}: card names {path.name} in '{field}', which does not exist")
+        raise ModelError(f"{path.parent}: card names {path.name} in {field}, which does not exist")
     actual = sha256_file(path)
     if actual != expected:
         raise ModelError(

@@ -21,6 +21,7 @@ import numpy as np
 from service import engine
 from service.calibration import logits_to_llr
 from service.card import NgramSpec
+from service.registry import Artifact
 from service.text.ngrams import ngram_counts, pad_batch
 
 __all__ = ["NgramModel"]
@@ -31,6 +32,12 @@ class NgramModel:
         self.spec = spec
         self.session = engine.create_session(path, providers=("cpu",), intra_op_threads=intra_op_threads)
         engine.check_io(self.session, "text_ngram", path)
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> NgramModel | None:
+        """The artifact's n-gram half (hash-checked by `load_artifact`), or None when its card names none."""
+        path = artifact.ngram_path
+        return cls(path, artifact.card.ngram) if path is not None and artifact.card.ngram is not None else None
 
     def llr(self, normalized_texts: Sequence[str]) -> np.ndarray:
         """Calibrated n-gram LLR per text; the texts are already normalised (`service.text.normalize`)."""

@@ -24,9 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["WORD_NGRAMS", "CHAR_NGRAMS", "NgramCounts", "ngram_counts", "pad_batch"]
+__all__ = ["CHAR_NGRAMS", "NgramCounts", "ngram_counts", "pad_batch"]
 
-WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
@@ -56,10 +55,6 @@ def _padded_char_grams(word: str) -> list[str]:
     lo, hi = CHAR_NGRAMS
     padded = f" {word} "
     return [padded[i : i + n] for n in range(lo, min(hi, len(padded)) + 1) for i in range(len(padded) - n + 1)]
-
-
-def _char_grams(text: str) -> list[str]:
-    return [gram for word in text.split() for gram in _padded_char_grams(word)]
 
 
 @lru_cache(maxsize=16384)

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from service.text.ngrams import _char_grams, _word_grams, ngram_counts, pad_batch
+from service.text.ngrams import _padded_char_grams, _word_grams, ngram_counts, pad_batch
+
+
+def _char_grams(text: str) -> list[str]:
+    return [gram for word in text.split() for gram in _padded_char_grams(word)]
+
 
 TEXTS = [
     "Hi grandma, it's your grandson. I'm in trouble and need $500!",

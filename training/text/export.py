@@ -252,16 +252,13 @@ def export_text(
         raise RuntimeError(f"fp32 ONNX logits differ from PyTorch by {parity['fp32']['max_abs_diff']:.2e} "
                            f"(limit {FP32_TOLERANCE:.0e})")
 
-    ngram_card: dict[str, Any] | None = None
+    ngram: NgramModel | None = None
     ngram_fit: dict[str, Any] = {}
-    dev_offsets = test_offsets = None
     if ngram_weight is not None:
-        ngram_card = _export_ngram(directory, select(rows, "train"), calibration_rows, weight=ngram_weight,
-                                   buckets=ngram_buckets)
-        ngram_fit = ngram_card.pop("fit")
-        ngram = NgramModel(directory / NGRAM_FILE, NgramSpec.model_validate(ngram_card))
-        dev_offsets = ngram_offsets(ngram, [r.text for r in calibration_rows])
-        test_offsets = ngram_offsets(ngram, [r.text for r in test_rows])
+        ngram, ngram_fit = _export_ngram(directory, select(rows, "train"), calibration_rows, weight=ngram_weight,
+                                         buckets=ngram_buckets)
+    dev_offsets = ngram_offsets(ngram, [r.text for r in calibration_rows])
+    test_offsets = ngram_offsets(ngram, [r.text for r in test_rows])
 
     # Calibration on the fp32 graph's service-path scores; every variant is judged with it on test.
     raw = max_window_llr(sessions["fp32"], encoder, [r.text for r in calibration_rows], offsets=dev_offsets)
@@ -304,35 +301,37 @@ def export_text(
                  "variant": default, "calibrated_on": calibrate_on},
         max_length=config.max_length, stride=config.stride,
     )
-    if ngram_card is not None:
-        card["ngram"] = ngram_card
+    if ngram is not None:
+        card["ngram"] = ngram.spec.model_dump()
         card["training_data"]["ngram"] = ngram_fit
     write_card(directory, card)
     return ExportResult(directory=directory, card=card)
 
 
 def _export_ngram(directory: Path, train_rows: Sequence[TextRow], calibration_rows: Sequence[TextRow], *,
-                  weight: float, buckets: int) -> dict[str, Any]:
-    """Fit the n-gram model on every train text, write `ngram.onnx`, check it against scikit-learn's scores and
-    calibrate it (Platt) on the calibration split; returns the card's `ngram` section."""
+                  weight: float, buckets: int) -> tuple[NgramModel, dict[str, Any]]:
+    """Fit the n-gram model on every train text, write `ngram.onnx`, calibrate it (Platt) on the calibration
+    split and check the graph against scikit-learn's scores there; returns the loaded model (its spec is the
+    card's `ngram` section) and what the card's training data records about the fit."""
     train_texts = [normalize(r.text).text for r in train_rows]
     fit = fit_ngram(train_texts, [r.y for r in train_rows], buckets=buckets)
     path = directory / NGRAM_FILE
     write_onnx(fit, path)
     dev_texts = [normalize(r.text).text for r in calibration_rows]
     dev_raw = fit.decision(dev_texts)
-    calibration = calibrate([r.y for r in calibration_rows], dev_raw).card_calibration()
+    fitted = calibrate([r.y for r in calibration_rows], dev_raw)
     spec = NgramSpec(file=NGRAM_FILE, sha256=sha256_file(path), buckets=buckets, weight=weight,
-                     calibration=Calibration(scale=1.0, bias=0.0))
-    onnx_raw = NgramModel(path, spec).llr(dev_texts[:256])
-    max_diff = float(np.max(np.abs(onnx_raw - dev_raw[:256]))) if dev_texts else 0.0
+                     calibration=Calibration.model_validate(fitted.card_calibration()))
+    model = NgramModel(path, spec)
+    # raw log-odds of both, on the first dev texts: calibration would scale the difference
+    checked = dev_texts[:256]
+    onnx_raw = (model.llr(checked) - fitted.bias) / fitted.scale
+    max_diff = float(np.max(np.abs(onnx_raw - dev_raw[: len(checked)]))) if checked else 0.0
     if max_diff > FP32_TOLERANCE:
         raise RuntimeError(f"the n-gram graph differs from scikit-learn by {max_diff:.2e} (limit {FP32_TOLERANCE:.0e})")
     log.info("n-gram model: %d train texts, %d buckets per analyzer, weight %s, parity %.1e",
              len(train_texts), buckets, weight, max_diff)
-    return {"file": NGRAM_FILE, "sha256": spec.sha256, "buckets": buckets, "weight": weight,
-            "calibration": calibration,
-            "fit": {"train_texts": len(train_texts), "max_abs_diff_vs_sklearn": max_diff}}
+    return model, {"train_texts": len(train_texts), "max_abs_diff_vs_sklearn": max_diff}
 
 
 def _text_card(

@@ -17,7 +17,7 @@ import onnxruntime as ort
 from service import engine
 from service.calibration import logits_to_llr
 from service.card import Calibration, TextInput
-from service.registry import Artifact, load_artifact
+from service.registry import load_artifact
 from service.text.ngram_model import NgramModel
 from service.text.normalize import normalize
 from service.text.tokenize import TextEncoder
@@ -76,11 +76,6 @@ def ngram_offsets(model: NgramModel | None, texts: Sequence[str], *, chunk: int 
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def load_ngram(artifact: Artifact) -> NgramModel | None:
-    path = artifact.ngram_path
-    return NgramModel(path, artifact.card.ngram) if path is not None and artifact.card.ngram is not None else None
-
-
 def score_artifact(
     directory: Path, texts: Sequence[str], *, variant: str = "default", providers: Sequence[str] = ("cpu",),
     transformer_only: bool = False,
@@ -99,4 +94,4 @@ def score_artifact(
     if transformer_only:
         return max_window_llr(session, encoder, texts, batch_size=batch_size)
     return max_window_llr(session, encoder, texts, artifact.card.calibration,
-                          offsets=ngram_offsets(load_ngram(artifact), texts), batch_size=batch_size)
+                          offsets=ngram_offsets(NgramModel.of(artifact), texts), batch_size=batch_size)

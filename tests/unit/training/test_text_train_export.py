@@ -356,7 +356,7 @@ def test_a_tampered_ngram_model_is_refused(ngram_model_dir: Path, tmp_path: Path
     with pytest.raises(ModelError, match="ngram.onnx: sha256"):
         load_artifact(copy, task="text")
     (copy / "ngram.onnx").unlink()
-    with pytest.raises(ModelError, match="ngram.onnx in 'ngram', which does not exist"):
+    with pytest.raises(ModelError, match="ngram.onnx in ngram, which does not exist"):
         load_artifact(copy, task="text")
 
 
