@@ -8,9 +8,13 @@ that. Here both runs' per-text scores (`scores.csv` of `nepcheck eval text`) are
 - a 95% interval for the difference (B - A) from a bootstrap that resamples whole families, since texts of one
   template family are not independent.
 
-Each model is read at its own card's thresholds, as the service would verdict.
+Each model is read at its own card's thresholds, as the service would verdict. Two models whose bands were fitted
+on different dev splits can differ there by where their bands sit rather than by how well they rank, so
+`--at-fpr 0.01` also reads each model, in each group, at the threshold that flags that share of the group's own
+legit texts, and compares recall there: a diagnostic of ranking, not an operating point (the threshold is chosen on
+the very texts it is read on).
 
-    python -m training.text.paired runs/eval-1.2.0 runs/eval-1.3.0
+    python -m training.text.paired runs/eval-1.2.0 runs/eval-1.3.0 [--at-fpr 0.01 --at-fpr 0.005]
 """
 
 from __future__ import annotations
@@ -77,15 +81,30 @@ def family_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, families: Seq
     return float(low), float(high)
 
 
-def compare_group(a: RunScores, b: RunScores, keys: Sequence[str], band: str, *, rounds: int) -> dict[str, object]:
-    """Recall on the group's scams and false alarms on its legit texts at `band`, A against B."""
+def threshold_at_fpr(run: RunScores, keys: Sequence[str], fpr: float) -> float:
+    """The lowest threshold at which at most `fpr` of the legit texts among `keys` score at or above it."""
+    legit = np.sort([run.llr[k] for k in keys if run.rows[k]["label"] == "legit"])[::-1]
+    if legit.size == 0:
+        return math.inf
+    allowed = math.floor(fpr * legit.size)  # legit texts that may score at or above the threshold
+    return float(np.nextafter(legit[allowed], math.inf)) if allowed < legit.size else float(legit[-1])
+
+
+def compare_group(a: RunScores, b: RunScores, keys: Sequence[str], band: str, *, rounds: int,
+                  at_fpr: float | None = None) -> dict[str, object]:
+    """Recall on the group's scams and false alarms on its legit texts at `band` (or, with `at_fpr`, at each
+    model's threshold for that share of the group's legit texts), A against B."""
+    if at_fpr is None:
+        threshold_a, threshold_b = a.thresholds[band], b.thresholds[band]
+    else:
+        threshold_a, threshold_b = threshold_at_fpr(a, keys, at_fpr), threshold_at_fpr(b, keys, at_fpr)
     out: dict[str, object] = {}
     for label, metric in (("scam", "recall"), ("legit", "fpr")):
         chosen = [k for k in keys if a.rows[k]["label"] == label]
         if not chosen:
             continue
-        flagged_a = np.array([a.llr[k] >= a.thresholds[band] for k in chosen])
-        flagged_b = np.array([b.llr[k] >= b.thresholds[band] for k in chosen])
+        flagged_a = np.array([a.llr[k] >= threshold_a for k in chosen])
+        flagged_b = np.array([b.llr[k] >= threshold_b for k in chosen])
         # the interval is on the metric itself (B - A): up is better for recall, worse for false alarms
         sign = 1 if label == "scam" else -1
         low, high = family_bootstrap(flagged_a, flagged_b, [a.rows[k]["family"] for k in chosen], rounds=rounds)
@@ -107,7 +126,8 @@ def _better(sign: int, low: float, high: float) -> str:
     return "neither"
 
 
-def compare(a: RunScores, b: RunScores, *, group_by: str = "lang", rounds: int = 2000) -> dict[str, object]:
+def compare(a: RunScores, b: RunScores, *, group_by: str = "lang", rounds: int = 2000,
+            at_fpr: Sequence[float] = ()) -> dict[str, object]:
     shared = sorted(set(a.llr) & set(b.llr))
     if not shared:
         raise ValueError("the two runs share no texts: were they evaluated on the same split and corpora?")
@@ -117,7 +137,9 @@ def compare(a: RunScores, b: RunScores, *, group_by: str = "lang", rounds: int =
     return {
         "a": a.name, "b": b.name, "shared_texts": len(shared),
         "only_in_a": len(set(a.llr) - set(b.llr)), "only_in_b": len(set(b.llr) - set(a.llr)),
-        "groups": {name: {band: compare_group(a, b, keys, band, rounds=rounds) for band in BANDS}
+        "groups": {name: {**{band: compare_group(a, b, keys, band, rounds=rounds) for band in BANDS},
+                          **{f"fpr={100 * f:g}%": compare_group(a, b, keys, "", rounds=rounds, at_fpr=f)
+                             for f in at_fpr}}
                    for name, keys in sorted(groups.items())},
     }
 
@@ -147,10 +169,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--system-b", help="system name in B's report (default: its model)")
     parser.add_argument("--group-by", default="lang", choices=("lang", "kind", "source"))
     parser.add_argument("--rounds", type=int, default=2000, help="bootstrap rounds")
+    parser.add_argument("--at-fpr", type=float, action="append", default=[],
+                        help="also compare recall at this share of each group's legit texts flagged (repeat)")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
     args = parser.parse_args(argv)
     result = compare(read_run(args.run_a, args.system_a), read_run(args.run_b, args.system_b),
-                     group_by=args.group_by, rounds=args.rounds)
+                     group_by=args.group_by, rounds=args.rounds, at_fpr=args.at_fpr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(markdown(result), end="")

@@ -104,3 +104,23 @@ def test_every_system_is_read_at_its_own_thresholds(tmp_path: Path) -> None:
     assert read_run(tmp_path / "run", None).thresholds == {"likely_scam": 0.0, "scam": 2.0}
     with pytest.raises(ValueError, match="no system 'other'"):
         read_run(tmp_path / "run", "other")
+
+
+def test_at_fpr_reads_each_model_at_its_own_threshold_for_that_share_of_legit_texts(tmp_path: Path) -> None:
+    rows = _rows()
+    # A ranks every scam above every legit text but on a shifted scale, so at its card's thresholds it flags
+    # every legit text; B ranks two scams below the two highest legit texts.
+    llr_a = np.array([10.0 + i for i in range(20)] + [5.0 + i / 10 for i in range(20)])
+    llr_b = np.array([-5.0, -4.0] + [3.0] * 18 + [-3.0] * 18 + [-2.0, -1.0])
+    a = read_run(_write_run(tmp_path / "a", rows, llr_a, "m-1"), None)
+    b = read_run(_write_run(tmp_path / "b", rows, llr_b, "m-2"), None)
+    result = compare(a, b, at_fpr=[0.1, 0.0])
+    at_card = result["groups"]["all"]["likely_scam"]
+    assert at_card["fpr"]["a"] == 1.0 and at_card["fpr"]["b"] == 0.0
+    ten = result["groups"]["all"]["fpr=10%"]
+    assert ten["fpr"]["a"] == pytest.approx(0.1) and ten["fpr"]["b"] == pytest.approx(0.1)
+    assert ten["recall"]["a"] == 1.0 and ten["recall"]["b"] == pytest.approx(0.9)
+    zero = result["groups"]["all"]["fpr=0%"]
+    assert zero["fpr"]["a"] == 0.0 and zero["fpr"]["b"] == 0.0
+    assert zero["recall"]["a"] == 1.0 and zero["recall"]["b"] == pytest.approx(0.9)
+    assert "| all | fpr=10% | recall | 20 | 100.0% | 90.0% | 2 | 0 |" in markdown(result)
