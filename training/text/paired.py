@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.calibrate import threshold_at_fpr
+
 BANDS = ("likely_scam", "scam")
 
 
@@ -81,23 +83,16 @@ def family_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, families: Seq
     return float(low), float(high)
 
 
-def threshold_at_fpr(run: RunScores, keys: Sequence[str], fpr: float) -> float:
-    """The lowest threshold at which at most `fpr` of the legit texts among `keys` score at or above it."""
-    legit = np.sort([run.llr[k] for k in keys if run.rows[k]["label"] == "legit"])[::-1]
-    if legit.size == 0:
-        return math.inf
-    allowed = math.floor(fpr * legit.size)  # legit texts that may score at or above the threshold
-    return float(np.nextafter(legit[allowed], math.inf)) if allowed < legit.size else float(legit[-1])
+def _threshold_at_fpr(run: RunScores, keys: Sequence[str], fpr: float) -> float:
+    """`run`'s threshold that flags at most `fpr` of the legit texts among `keys` (none there: nothing flagged)."""
+    legit = np.array([run.llr[k] for k in keys if run.rows[k]["label"] == "legit"])
+    return threshold_at_fpr(legit, fpr) if legit.size else math.inf
 
 
-def compare_group(a: RunScores, b: RunScores, keys: Sequence[str], band: str, *, rounds: int,
-                  at_fpr: float | None = None) -> dict[str, object]:
-    """Recall on the group's scams and false alarms on its legit texts at `band` (or, with `at_fpr`, at each
-    model's threshold for that share of the group's legit texts), A against B."""
-    if at_fpr is None:
-        threshold_a, threshold_b = a.thresholds[band], b.thresholds[band]
-    else:
-        threshold_a, threshold_b = threshold_at_fpr(a, keys, at_fpr), threshold_at_fpr(b, keys, at_fpr)
+def compare_group(a: RunScores, b: RunScores, keys: Sequence[str], thresholds: tuple[float, float], *,
+                  rounds: int) -> dict[str, object]:
+    """Recall on the group's scams and false alarms on its legit texts, A and B each read at its own threshold."""
+    threshold_a, threshold_b = thresholds
     out: dict[str, object] = {}
     for label, metric in (("scam", "recall"), ("legit", "fpr")):
         chosen = [k for k in keys if a.rows[k]["label"] == label]
@@ -137,9 +132,11 @@ def compare(a: RunScores, b: RunScores, *, group_by: str = "lang", rounds: int =
     return {
         "a": a.name, "b": b.name, "shared_texts": len(shared),
         "only_in_a": len(set(a.llr) - set(b.llr)), "only_in_b": len(set(b.llr) - set(a.llr)),
-        "groups": {name: {**{band: compare_group(a, b, keys, band, rounds=rounds) for band in BANDS},
-                          **{f"fpr={100 * f:g}%": compare_group(a, b, keys, "", rounds=rounds, at_fpr=f)
-                             for f in at_fpr}}
+        "groups": {name: {**{band: compare_group(a, b, keys, (a.thresholds[band], b.thresholds[band]), rounds=rounds)
+                             for band in BANDS},
+                          **{f"fpr={100 * f:g}%": compare_group(
+                              a, b, keys, (_threshold_at_fpr(a, keys, f), _threshold_at_fpr(b, keys, f)),
+                              rounds=rounds) for f in at_fpr}}
                    for name, keys in sorted(groups.items())},
     }
 
